@@ -1,0 +1,1 @@
+"""Models: the second-stage day (cvxpy), the first-stage master (Pyomo), the extensive form (cvxpy)."""

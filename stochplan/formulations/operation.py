@@ -1,0 +1,320 @@
+"""Second stage: one day's operation of the feeder, as a cvxpy problem built once and re-solved.
+
+Per-unit inside (system base `ref.base_mva`, energies in pu·h), engineering units at the boundary.
+Branch l feeds bus j = l + 1 from its parent i. Steps t of Δt hours. Costs in kEUR per day (keeps
+the objective O(1–10) for Clarabel); reported in EUR.
+
+First-stage values x = [E (MWh), P (MW), C (MW)] enter only through the copy equality `z == x_src`,
+with `x_src` a Parameter (Benders) or the extensive form's first-stage Variable.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import cvxpy as cp
+import numpy as np
+import scipy.sparse as sp
+
+from ..instance import Instance
+from ..network import Ref
+from ..scenarios import Day
+from ..solvers import solve_conic
+
+KEUR = 1e-3   # EUR → kEUR
+
+
+def _vec(expr):
+    return cp.vec(expr, order="F")
+
+
+def _incidence(n_bus: int, buses: np.ndarray) -> sp.csr_matrix:
+    """(N × n) places device columns on their buses."""
+    return sp.csr_matrix((np.ones(len(buses)), (buses, np.arange(len(buses)))), shape=(n_bus, len(buses)))
+
+
+def _rotated_cone(x_list, y, z):
+    """Σ x² ≤ y·z with y, z ≥ 0, elementwise over equal-shaped matrices: ‖(2x…, y − z)‖ ≤ y + z."""
+    rows = [2 * _vec(x) for x in x_list] + [_vec(y - z)]
+    return cp.SOC(_vec(y + z), cp.vstack(rows), axis=0)
+
+
+@dataclass
+class Variables:
+    v: cp.Variable          # (N, T) squared voltage magnitude [pu²]
+    P: cp.Variable          # (L, T) sending-end active flow [pu]
+    Q: cp.Variable          # (L, T) sending-end reactive flow [pu]
+    l: cp.Variable | None   # (L, T) squared current [pu²]; None for LinDistFlow
+    shed: cp.Variable       # (N, T) active load shed [pu]
+    p_pv: cp.Variable       # (n_pv, T) PV used [pu]
+    p_buy: cp.Variable      # (T,) import [pu]
+    p_sell: cp.Variable     # (T,) export [pu]
+    z: cp.Variable          # (n_x,) copy of the first stage [MWh, MW]
+    e: cp.Variable          # (K, T+1) storage energy [pu·h]
+    p_st: cp.Expression     # (K, T) storage grid-side consumption [pu]
+    q_st: cp.Variable       # (K, T) storage reactive consumption [pu]
+    p_flex: cp.Variable     # (n_st, T) controllable EV charging [pu]
+    p_unc: cp.Variable      # (n_st, T) uncontrolled EV charging served [pu]
+    ev_short: cp.Variable   # (n_st,) controllable EV energy not delivered [pu·h]
+    extra: dict = field(default_factory=dict)   # model-specific (loss branch, charge/discharge)
+
+
+@dataclass
+class DayModel:
+    day: Day
+    ref: Ref
+    problem: cp.Problem
+    var: Variables
+    copy: cp.Constraint
+    x_hat: cp.Parameter | None
+    cost: dict[str, cp.Expression]      # kEUR per day, by part
+
+
+@dataclass
+class DaySolution:
+    day: int
+    cost_eur: float                      # operating cost of the day, all parts [EUR]
+    parts_eur: dict[str, float]          # energy, carbon, penalty, balance
+    gradient: np.ndarray                 # ∂cost/∂x [EUR per MWh or MW]
+    relaxation_gap: float                # max over branches and steps of v_i ℓ_ij − P² − Q² [pu²]
+    carbon_t: float
+    pv_used_mwh: float
+    pv_available_mwh: float
+    shed_mwh: float
+    ev_unmet_mwh: float
+    dispatch: dict[str, np.ndarray]      # engineering units
+
+
+# --------------------------------------------------------------------------- constraint families
+
+
+def constraint_copy(z, x_src):
+    """z = x̂: the only door of the first stage into the day [MWh, MW]."""
+    return z == x_src
+
+
+def constraint_power_balance(var: Variables, ref, p_net, q_net):
+    """P_ij − r_ij ℓ_ij − Σ_k P_jk = p_j,  Q_ij − x_ij ℓ_ij − Σ_k Q_jk = q_j   (p, q: net consumption) [pu]."""
+    loss_p = cp.multiply(ref.r_pu[:, None], var.l) if var.l is not None else 0
+    loss_q = cp.multiply(ref.x_pu[:, None], var.l) if var.l is not None else 0
+    return [var.P - loss_p - ref.child_lines @ var.P == p_net[1:],
+            var.Q - loss_q - ref.child_lines @ var.Q == q_net[1:]]
+
+
+def constraint_voltage_drop(var: Variables, ref):
+    """v_j = v_i − 2(r_ij P_ij + x_ij Q_ij) + (r_ij² + x_ij²) ℓ_ij   [pu²]."""
+    drop = 2 * (cp.multiply(ref.r_pu[:, None], var.P) + cp.multiply(ref.x_pu[:, None], var.Q))
+    if var.l is not None:
+        drop = drop - cp.multiply((ref.r_pu ** 2 + ref.x_pu ** 2)[:, None], var.l)
+    return [var.v[1:] == ref.line_parent @ var.v - drop]
+
+
+def constraint_branch_cone(var: Variables, ref):
+    """P_ij² + Q_ij² ≤ v_i ℓ_ij  (Farivar–Low relaxation, rotated cone)."""
+    return [_rotated_cone([var.P, var.Q], ref.line_parent @ var.v, var.l)]
+
+
+def constraint_limits(var: Variables, ref):
+    """v_min² ≤ v ≤ v_max², v_0 = v_sub²; ℓ ≤ I_max² (SOCP) or P² + Q² ≤ I_max² (LinDistFlow)."""
+    cons = [var.v[0] == ref.v_sub_pu ** 2, var.v[1:] >= ref.v_min_pu ** 2, var.v[1:] <= ref.v_max_pu ** 2]
+    steps = var.P.shape[1]
+    i_max = np.repeat(ref.i_max_pu[:, None], steps, axis=1)
+    if var.l is not None:
+        cons.append(var.l <= i_max ** 2)
+    else:
+        cons.append(cp.SOC(_vec(i_max), cp.vstack([_vec(var.P), _vec(var.Q)]), axis=0))
+    return cons
+
+
+def constraint_substation(var: Variables, ref):
+    """p_buy − p_sell = Σ_k P_0k;  (Σ P_0k)² + (Σ Q_0k)² ≤ S_0²   [pu]."""
+    p0, q0 = ref.root_lines @ var.P, ref.root_lines @ var.Q
+    return [var.p_buy - var.p_sell == p0,
+            cp.SOC(np.full(p0.shape[0], ref.s_sub_max_pu), cp.vstack([p0, q0]), axis=0)]
+
+
+def constraint_pv(var: Variables, avail_pu):
+    """0 ≤ p_pv ≤ available: curtailment allowed [pu]."""
+    return [var.p_pv <= avail_pu]
+
+
+def constraint_load_shed(var: Variables, load_p_pu):
+    """0 ≤ shed ≤ load [pu]; shedding keeps the bus power factor."""
+    return [var.shed <= load_p_pu]
+
+
+def constraint_storage_energy(var: Variables, dt_h, e_pu, window):
+    """e[t+1] = e[t] + Δt·p_b[t]; e_min·E ≤ e ≤ e_max·E; e[T] = e[0]   [pu·h]."""
+    lo, hi = window
+    cons = [var.e[:, 1:] == var.e[:, :-1] + dt_h * var.extra["p_batt"], var.e[:, -1] == var.e[:, 0]]
+    e_cap = cp.reshape(e_pu, (e_pu.shape[0], 1), order="F") @ np.ones((1, var.e.shape[1]))
+    cons += [var.e >= lo * e_cap, var.e <= hi * e_cap]
+    return cons
+
+
+def constraint_storage_loss_branch(var: Variables, v_bus, p_rating, r_virtual):
+    """Virtual-resistance branch: grid side p_b + R ℓ_b, p_b² + q_b² ≤ v_k ℓ_b, ‖(p_b, q_b)‖ ≤ P_k   [pu]."""
+    p_b, l_b = var.extra["p_batt"], var.extra["l_batt"]
+    steps = p_b.shape[1]
+    rating = cp.reshape(p_rating, (p_rating.shape[0], 1), order="F") @ np.ones((1, steps))
+    return [var.p_st == p_b + r_virtual * l_b,
+            _rotated_cone([p_b, var.q_st], v_bus, l_b),
+            cp.SOC(_vec(rating), cp.vstack([_vec(p_b), _vec(var.q_st)]), axis=0)]
+
+
+def constraint_storage_efficiency(var: Variables, p_rating, eta_c, eta_d):
+    """p_b = η_c p_ch − p_dis/η_d (battery side), grid side p_ch − p_dis; p_ch, p_dis ≤ P_k; ‖(p, q)‖ ≤ P_k."""
+    p_ch, p_dis = var.extra["p_ch"], var.extra["p_dis"]
+    steps = p_ch.shape[1]
+    rating = cp.reshape(p_rating, (p_rating.shape[0], 1), order="F") @ np.ones((1, steps))
+    return [var.extra["p_batt"] == eta_c * p_ch - p_dis / eta_d, var.p_st == p_ch - p_dis,
+            p_ch <= rating, p_dis <= rating,
+            cp.SOC(_vec(rating), cp.vstack([_vec(var.p_st), _vec(var.q_st)]), axis=0)]
+
+
+def constraint_ev_station(var: Variables, ev, base, dt_h, c_pu, v2g):
+    """Envelope: p_lo ≤ p_flex ≤ p_hi; E_lo − short ≤ Δt·cumsum(p_flex) ≤ E_hi;
+    0 ≤ p_unc ≤ fixed; p_flex + p_unc ≤ C_n   [pu, pu·h]."""
+    p_hi = ev.flex_p_max_mw / base
+    steps = p_hi.shape[1]
+    cum = dt_h * cp.cumsum(var.p_flex, axis=1)
+    short = cp.reshape(var.ev_short, (p_hi.shape[0], 1), order="F") @ np.ones((1, steps))
+    cap = cp.reshape(c_pu, (p_hi.shape[0], 1), order="F") @ np.ones((1, steps))
+    return [var.p_flex <= p_hi, var.p_flex >= (-p_hi if v2g else 0),
+            cum >= ev.flex_e_min_mwh / base - short, cum <= ev.flex_e_max_mwh / base,
+            var.p_unc <= ev.fixed_p_mw / base, var.p_flex + var.p_unc <= cap]
+
+
+# --------------------------------------------------------------------------- recipe
+
+
+def build_operation(inst: Instance, day: Day, x_src=None) -> DayModel:
+    """The day's SOCP (or LinDistFlow) model. `x_src=None` makes a Parameter x̂ for Benders."""
+    ref, case, fs = inst.ref, inst.case, inst.first
+    base, dt = ref.base_mva, day.dt_h
+    n, nl, t = ref.n_bus, ref.n_line, day.steps
+    k, n_st, n_pv = len(inst.storage_bus), len(inst.station_bus), len(inst.pv_bus)
+    socp = case.model.formulation == "socp"
+
+    var = Variables(
+        v=cp.Variable((n, t), nonneg=True), P=cp.Variable((nl, t)), Q=cp.Variable((nl, t)),
+        l=cp.Variable((nl, t), nonneg=True) if socp else None,
+        shed=cp.Variable((n, t), nonneg=True), p_pv=cp.Variable((n_pv, t), nonneg=True),
+        p_buy=cp.Variable(t, nonneg=True), p_sell=cp.Variable(t, nonneg=True), z=cp.Variable(fs.n_x),
+        e=cp.Variable((k, t + 1), nonneg=True), p_st=cp.Variable((k, t)), q_st=cp.Variable((k, t)),
+        p_flex=cp.Variable((n_st, t)), p_unc=cp.Variable((n_st, t), nonneg=True),
+        ev_short=cp.Variable(n_st, nonneg=True))
+    x_hat = None
+    if x_src is None:
+        x_hat = x_src = cp.Parameter(fs.n_x, value=np.zeros(fs.n_x))
+    capacity = var.z + case.model.capacity_floor * fs.x_max        # new build + floor [MWh, MW]
+    e_pu, p_pu, c_pu = capacity[:k] / base, capacity[k:2 * k] / base, capacity[2 * k:] / base
+
+    load_p, load_q = day.load_p_mw / base, day.load_q_mvar / base
+    pq = np.divide(load_q, load_p, out=np.zeros_like(load_q), where=load_p > 0)
+    at_pv, at_st, at_ev = _incidence(n, inst.pv_bus), _incidence(n, inst.storage_bus), _incidence(n, inst.station_bus)
+    p_net = load_p - var.shed - at_pv @ var.p_pv
+    q_net = load_q - cp.multiply(pq, var.shed)
+    if k:
+        p_net = p_net + at_st @ var.p_st
+        q_net = q_net + at_st @ var.q_st
+    if n_st:
+        p_net = p_net + at_ev @ (var.p_flex + var.p_unc)
+
+    copy = constraint_copy(var.z, x_src)
+    cons = [copy]
+    cons += constraint_power_balance(var, ref, p_net, q_net)
+    cons += constraint_voltage_drop(var, ref)
+    if socp:
+        cons += constraint_branch_cone(var, ref)
+    cons += constraint_limits(var, ref)
+    cons += constraint_substation(var, ref)
+    cons += constraint_load_shed(var, load_p)
+    if n_pv:
+        cons += constraint_pv(var, day.pv_avail_mw / base)
+    st = case.storage
+    if k:
+        var.extra["p_batt"] = cp.Variable((k, t))
+        window = (st.soc_min, st.soc_max)
+        cons += constraint_storage_energy(var, dt, e_pu, window)
+        if case.model.storage_model == "virtual_resistance":
+            var.extra["l_batt"] = cp.Variable((k, t), nonneg=True)
+            cons += constraint_storage_loss_branch(var, var.v[inst.storage_bus], p_pu, st.loss_resistance_pu)
+        else:
+            var.extra["p_ch"] = cp.Variable((k, t), nonneg=True)
+            var.extra["p_dis"] = cp.Variable((k, t), nonneg=True)
+            cons += constraint_storage_efficiency(var, p_pu, st.efficiency_charge, st.efficiency_discharge)
+    if n_st:
+        cons += constraint_ev_station(var, day.ev, base, dt, c_pu, case.ev.v2g)
+
+    cost = objective_terms(var, inst, day)
+    problem = cp.Problem(cp.Minimize(sum(cost.values())), cons)
+    return DayModel(day=day, ref=ref, problem=problem, var=var, copy=copy, x_hat=x_hat, cost=cost)
+
+
+def objective_terms(var: Variables, inst: Instance, day: Day) -> dict[str, cp.Expression]:
+    """Per day [kEUR]:
+    energy  = Σ_t Δt S_b (c_buy p_buy − c_sell p_sell);  carbon = Σ_t Δt S_b κ_t c_CO2 p_buy;
+    penalty = VoLL Δt S_b Σ shed + c_EV S_b (Σ short + Δt Σ (fixed − p_unc));
+    balance = w_bal · mean_{l,t} ℓ_lt / I_max,l²   (LinDistFlow: (P² + Q²) / I_max²)."""
+    m, base, dt = inst.case.model, inst.ref.base_mva, day.dt_h
+    scale = KEUR * dt * base
+    terms = {
+        "energy": scale * (day.buy_eur_per_mwh @ var.p_buy - day.sell_eur_per_mwh @ var.p_sell),
+        "carbon": scale * inst.case.prices.carbon_price_eur_per_t * (day.carbon_t_per_mwh @ var.p_buy),
+        "penalty": scale * m.load_shed_cost_eur_per_mwh * cp.sum(var.shed),
+    }
+    if var.p_unc.shape[0]:
+        fixed = day.ev.fixed_p_mw / base
+        terms["penalty"] = terms["penalty"] + KEUR * base * m.ev_unmet_cost_eur_per_mwh * (
+            cp.sum(var.ev_short) + dt * cp.sum(fixed - var.p_unc))
+    if m.balance_weight_eur > 0:
+        inv_i2 = (1.0 / inst.ref.i_max_pu ** 2)[:, None]
+        flow = var.l if var.l is not None else cp.square(var.P) + cp.square(var.Q)
+        terms["balance"] = KEUR * m.balance_weight_eur * cp.sum(cp.multiply(inv_i2, flow)) / flow.size
+    return terms
+
+
+# --------------------------------------------------------------------------- solve and read back
+
+
+def solve_day(model: DayModel, x_hat: np.ndarray | None = None) -> DaySolution:
+    """Set x̂ (if a Parameter model), solve, and read cost, subgradient and dispatch in engineering units."""
+    if x_hat is not None:
+        model.x_hat.value = np.asarray(x_hat, dtype=float)
+    solve_conic(model.problem, f"day {model.day.day}")
+    return read_solution(model)
+
+
+def read_solution(model: DayModel) -> DaySolution:
+    var, day = model.var, model.day
+    base, dt = model.ref.base_mva, day.dt_h
+    parts = {name: float(expr.value) / KEUR for name, expr in model.cost.items()}
+    dual = model.copy.dual_value
+    gradient = -np.asarray(dual, dtype=float) / KEUR if dual is not None else np.zeros(var.z.shape[0])
+    v = var.v.value
+    gap = 0.0
+    if var.l is not None:
+        v_par = v[model.ref.parent[1:]]
+        gap = float(np.max(v_par * var.l.value - var.P.value ** 2 - var.Q.value ** 2, initial=0.0))
+    p_pv = var.p_pv.value * base
+    ev_unmet = 0.0
+    if var.p_unc.shape[0]:
+        ev_unmet = float(var.ev_short.value.sum() * base + dt * (day.ev.fixed_p_mw - var.p_unc.value * base).sum())
+    dispatch = {
+        "v_pu": np.sqrt(np.maximum(v, 0.0)), "p_line_mw": var.P.value * base, "q_line_mvar": var.Q.value * base,
+        "import_mw": var.p_buy.value * base, "export_mw": var.p_sell.value * base,
+        "pv_mw": p_pv, "pv_avail_mw": day.pv_avail_mw, "shed_mw": var.shed.value * base,
+        "storage_p_mw": _value(var.p_st) * base, "storage_e_mwh": _value(var.e) * base,
+        "ev_p_mw": (_value(var.p_flex) + _value(var.p_unc)) * base,
+    }
+    if var.l is not None:
+        dispatch["loading"] = np.sqrt(np.maximum(var.l.value, 0.0)) / model.ref.i_max_pu[:, None]
+    return DaySolution(
+        day=day.day, cost_eur=float(sum(parts.values())), parts_eur=parts, gradient=gradient,
+        relaxation_gap=gap, carbon_t=float(day.carbon_t_per_mwh @ var.p_buy.value * base * dt),
+        pv_used_mwh=float(p_pv.sum() * dt), pv_available_mwh=float(day.pv_avail_mw.sum() * dt),
+        shed_mwh=float(var.shed.value.sum() * base * dt), ev_unmet_mwh=ev_unmet, dispatch=dispatch)
+
+
+def _value(expr) -> np.ndarray:
+    return np.zeros(expr.shape) if 0 in expr.shape else np.asarray(expr.value)

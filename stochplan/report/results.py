@@ -1,0 +1,153 @@
+"""Write a plan's results: results.json, convergence.csv, dispatch tables and a convergence plot.
+
+Everything is written into a fresh temporary directory next to the target and renamed into place at the
+end, so a failed run never leaves a half-written output directory.
+"""
+from __future__ import annotations
+
+import json
+import shutil
+import tempfile
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from ..formulations.master import DAYS_PER_YEAR
+from ..instance import Instance
+from ..result import PlanResult
+
+BUILT = 1e-6   # MWh or MW below which an asset is reported as not built
+
+
+def summarise(inst: Instance, res: PlanResult, retries: int = 0) -> dict:
+    """The results.json document (engineering units in the key names)."""
+    fs = inst.first
+    weights = np.array([d.weight for d in inst.days])
+    yearly = lambda per_day: float(DAYS_PER_YEAR * weights @ np.asarray(per_day, dtype=float))  # noqa: E731
+    parts = {name: yearly([s.parts_eur.get(name, 0.0) for s in res.solutions])
+             for name in ("energy", "carbon", "penalty", "balance")}
+    e, p, c = fs.split(res.x)
+    pv_avail = yearly([s.pv_available_mwh for s in res.solutions])
+    doc = {
+        "case": inst.case.name,
+        "method": res.method,
+        "objective": {
+            "total": res.investment_eur + sum(parts.values()),
+            "investment": res.investment_eur,
+            "operation": parts["energy"] + parts["carbon"] + parts["balance"],
+            "penalty": parts["penalty"],
+            "parts": parts,
+            "currency": "EUR/year",
+        },
+        "storage": [{"bus": int(b), "energy_mwh": float(ei), "power_mw": float(pi)}
+                    for b, ei, pi in zip(fs.storage_buses, e, p) if ei > BUILT or pi > BUILT],
+        "chargers": [{"bus": int(b), "capacity_mw": float(ci)} for b, ci in zip(fs.station_buses, c) if ci > BUILT],
+        "scenarios": [{"day": d.day, "weight": d.weight} for d in inst.days],
+        "metrics": {
+            "max_relaxation_gap": max((s.relaxation_gap for s in res.solutions), default=0.0),
+            "pv_utilisation": yearly([s.pv_used_mwh for s in res.solutions]) / pv_avail if pv_avail > 0 else None,
+            "carbon_t_per_year": yearly([s.carbon_t for s in res.solutions]),
+            "load_shed_mwh_per_year": yearly([s.shed_mwh for s in res.solutions]),
+            "ev_unmet_mwh_per_year": yearly([s.ev_unmet_mwh for s in res.solutions]),
+            "min_voltage_pu": float(min(s.dispatch["v_pu"].min() for s in res.solutions)),
+            "max_line_loading": float(max(s.dispatch["loading"].max() for s in res.solutions))
+            if "loading" in res.solutions[0].dispatch else None,
+            "solver_retries": retries,
+        },
+        "model": {"formulation": inst.case.model.formulation, "storage_model": inst.case.model.storage_model,
+                  "siting": fs.siting if res.method == "benders" or fs.siting == "fixed" else "relaxed",
+                  "capacity_floor": inst.case.model.capacity_floor},
+        "timings_s": res.timings,
+    }
+    bounds = {"lower_bound": res.lower_bound, "upper_bound": res.upper_bound, "gap": res.gap,
+              "converged": res.converged, "stop_reason": res.stop_reason}
+    if res.method == "benders":
+        doc["benders"] = {"iterations": res.history[-1].iteration if res.history else 0, **bounds}
+    else:
+        doc["extensive_form"] = bounds
+    return doc
+
+
+def convergence_table(res: PlanResult) -> pd.DataFrame:
+    return pd.DataFrame([{"iteration": h.iteration, "phase": h.phase, "lower_bound": h.lower_bound,
+                          "upper_bound": h.upper_bound, "gap": h.gap, "master_s": h.master_s,
+                          "subproblems_s": h.subproblems_s} for h in res.history],
+                        columns=["iteration", "lower_bound", "upper_bound", "gap", "master_s", "subproblems_s",
+                                 "phase"])
+
+
+def dispatch_tables(inst: Instance, res: PlanResult) -> dict[str, pd.DataFrame]:
+    """Long tables, one row per day × step (× element), engineering units."""
+    ref, grid, devices, buses = inst.ref, [], [], []
+    for day, sol in zip(inst.days, res.solutions):
+        d, steps = sol.dispatch, np.arange(day.steps)
+        grid.append(pd.DataFrame({"day": day.day, "step": steps, "clock_h": day.clock_h,
+                                  "import_mw": d["import_mw"], "export_mw": d["export_mw"],
+                                  "pv_used_mw": d["pv_mw"].sum(0), "pv_available_mw": d["pv_avail_mw"].sum(0),
+                                  "load_mw": day.load_p_mw.sum(0), "shed_mw": d["shed_mw"].sum(0),
+                                  "buy_eur_per_mwh": day.buy_eur_per_mwh,
+                                  "carbon_t_per_mwh": day.carbon_t_per_mwh}))
+        for kind, idx, power, energy in (("storage", inst.storage_bus, d["storage_p_mw"], d["storage_e_mwh"]),
+                                         ("ev_station", inst.station_bus, d["ev_p_mw"], None)):
+            for j, bus in enumerate(idx):
+                devices.append(pd.DataFrame({"day": day.day, "step": steps, "clock_h": day.clock_h, "kind": kind,
+                                             "bus": int(ref.bus_ids[bus]), "p_mw": power[j],
+                                             "e_mwh": energy[j, 1:] if energy is not None else np.nan}))
+        buses.append(pd.DataFrame({"day": day.day, "step": np.repeat(steps, ref.n_bus),
+                                   "bus": np.tile(ref.bus_ids, day.steps), "v_pu": d["v_pu"].T.reshape(-1)}))
+    return {"dispatch_grid.csv": pd.concat(grid), "dispatch_devices.csv": pd.concat(devices) if devices else
+            pd.DataFrame(columns=["day", "step", "clock_h", "kind", "bus", "p_mw", "e_mwh"]),
+            "voltages.csv": pd.concat(buses)}
+
+
+def plot_convergence(res: PlanResult, case_name: str, path: Path) -> None:
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    table = convergence_table(res)
+    table = table[np.isfinite(table.lower_bound)]
+    fig, (ax, ax_gap) = plt.subplots(2, 1, figsize=(7, 6), sharex=True)
+    ax.plot(table.iteration, table.lower_bound / 1e3, label="lower bound")
+    ax.plot(table.iteration, table.upper_bound / 1e3, label="upper bound")
+    ax.set_ylabel("expected cost [kEUR/year]")
+    ax.set_title(f"Benders convergence — {case_name}")
+    ax.legend()
+    ax_gap.semilogy(table.iteration, table.gap.clip(lower=1e-12), color="tab:red", label="relative gap")
+    ax_gap.set_xlabel("iteration")
+    ax_gap.set_ylabel("relative gap [-]")
+    ax_gap.legend()
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def write_results(inst: Instance, res: PlanResult, out: Path, retries: int = 0) -> dict:
+    """Write everything into `out` atomically (temp dir + rename). → the results.json document."""
+    out = Path(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    doc = summarise(inst, res, retries)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
+    try:
+        (tmp / "results.json").write_text(json.dumps(doc, indent=2, default=_jsonable) + "\n")
+        convergence_table(res).to_csv(tmp / "convergence.csv", index=False)
+        for name, table in dispatch_tables(inst, res).items():
+            table.to_csv(tmp / name, index=False, float_format="%.6g")
+        if res.method == "benders":
+            plot_convergence(res, inst.case.name, tmp / "convergence.png")
+        if out.exists():
+            shutil.rmtree(out)
+        tmp.rename(out)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return doc
+
+
+def _jsonable(value):
+    if isinstance(value, (np.floating, np.integer)):
+        return value.item()
+    if isinstance(value, np.ndarray):
+        return value.tolist()
+    raise TypeError(f"not JSON serialisable: {type(value)}")

@@ -1,0 +1,119 @@
+"""Build the operating days of a case: synthetic (documented shapes, seeded) or given in the case file.
+
+Synthetic days (until a real year of profiles lands): `scenarios.count` days spread evenly over the
+year, each with weight 1/days. For day d with season s = cos(2π(d − 172)/365) (1 at midsummer):
+- load = feeder peak load × residential shape (night 0.55, morning bump at 08:00, evening peak at
+  19:00 = 1.0) × (1 − 0.1 s) × bus noise N(1, 0.05), weekends 10 % lower in the morning;
+- PV = capacity × sin shape over a daylight of 12 + 4 s hours centred on 13:00 × clear-sky peak
+  (0.6 + 0.3 s) × a cloud factor U(0.4, 1.0);
+- prices and carbon intensity from the case file, by clock hour (24 values) or per step;
+- EV sessions sampled per station with the study's distributions (ev/sessions.py), seed per day.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from ..config import Case
+from ..errors import InputError
+from ..ev import StationProfiles, sample_sessions, station_profiles
+from ..network import Ref
+
+
+@dataclass(frozen=True)
+class Day:
+    day: int                    # day of the year (0-based)
+    weight: float               # probability π_s (weights of a case sum to 1)
+    dt_h: float
+    clock_h: np.ndarray         # (T,) clock hour at the start of each step
+    load_p_mw: np.ndarray       # (N, T) internal bus order
+    load_q_mvar: np.ndarray     # (N, T)
+    pv_avail_mw: np.ndarray     # (n_pv, T)
+    buy_eur_per_mwh: np.ndarray   # (T,)
+    sell_eur_per_mwh: np.ndarray  # (T,)
+    carbon_t_per_mwh: np.ndarray  # (T,)
+    ev: StationProfiles
+
+    @property
+    def steps(self) -> int:
+        return len(self.clock_h)
+
+
+def per_step(series: tuple[float, ...], clock_h: np.ndarray, field: str) -> np.ndarray:
+    """A case series given per clock hour (24 values), per step, or as one constant."""
+    values = np.asarray(series, dtype=float)
+    if len(values) == 1:
+        return np.full(len(clock_h), values[0])
+    if len(values) == len(clock_h):
+        return values
+    if len(values) == 24:
+        return values[np.floor(clock_h).astype(int) % 24]
+    raise InputError(field, f"has {len(values)} values; give 1, 24 (per clock hour) or {len(clock_h)} (per step)")
+
+
+def _residential_shape(h: np.ndarray, weekend: bool) -> np.ndarray:
+    morning = (0.10 if weekend else 0.20) * np.exp(-0.5 * ((h - 8.0) / 1.5) ** 2)
+    evening = 0.45 * np.exp(-0.5 * ((h - 19.0) / 2.5) ** 2)
+    return 0.55 + morning + evening
+
+
+def _pv_shape(h: np.ndarray, season: float) -> np.ndarray:
+    daylight = 12.0 + 4.0 * season
+    phase = (h - (13.0 - daylight / 2)) / daylight
+    return np.where((phase > 0) & (phase < 1), np.sin(np.pi * np.clip(phase, 0, 1)), 0.0) ** 1.5
+
+
+def build_days(case: Case, ref: Ref, pv_idx: np.ndarray, station_idx: np.ndarray) -> list[Day]:
+    steps = case.time.steps_per_day
+    dt = 24.0 / steps
+    clock = (case.time.horizon_start_h + dt * np.arange(steps)) % 24.0
+    buy = per_step(case.prices.buy_eur_per_mwh, clock, "prices.buy_eur_per_mwh")
+    sell = per_step(case.prices.sell_eur_per_mwh, clock, "prices.sell_eur_per_mwh")
+    carbon = per_step(case.prices.carbon_t_per_mwh, clock, "prices.carbon_t_per_mwh")
+    bad = np.flatnonzero(sell > buy + carbon * case.prices.carbon_price_eur_per_t + 1e-9)
+    if bad.size:
+        raise InputError(f"prices.sell_eur_per_mwh[{bad[0]}]", "exceeds the buy price plus carbon cost at that step; "
+                                                                "buying to sell again would be unbounded")
+    pv_cap = np.array([u.capacity_mw for u in case.pv])
+    pq_ratio = np.divide(ref.load_q_pu, ref.load_p_pu, out=np.zeros(ref.n_bus), where=ref.load_p_pu > 0)
+    base_p = ref.load_p_pu * ref.base_mva
+
+    def make(day, weight, load_scale, pv_scale, seed):
+        rng = np.random.default_rng(seed)
+        fleets = [sample_sessions(st.evs, rng, horizon_start_h=case.time.horizon_start_h, horizon_h=24.0,
+                                  battery_kwh=case.ev.battery_kwh, charger_kw=case.ev.charger_kw,
+                                  efficiency=case.ev.efficiency, target_soc=case.ev.target_soc,
+                                  controllable_share=case.ev.controllable_share)
+                  for st in case.chargers.stations]
+        load_p = base_p[:, None] * load_scale
+        ev = station_profiles(fleets, steps, dt)
+        return Day(day=day, weight=weight, dt_h=dt, clock_h=clock, load_p_mw=load_p,
+                   load_q_mvar=load_p * pq_ratio[:, None], pv_avail_mw=pv_cap[:, None] * pv_scale,
+                   buy_eur_per_mwh=buy, sell_eur_per_mwh=sell, carbon_t_per_mwh=carbon, ev=ev)
+
+    sc = case.scenarios
+    days = []
+    if sc.source == "explicit":
+        total = sum(d.weight for d in sc.explicit)
+        if total <= 0:
+            raise InputError("scenarios.day", "weights sum to 0; give positive weights")
+        for i, d in enumerate(sc.explicit):
+            for name, series in (("load_scale", d.load_scale), ("pv_scale", d.pv_scale)):
+                if len(series) not in (1, steps):
+                    raise InputError(f"scenarios.day[{i}].{name}", f"has {len(series)} values; give 1 or {steps}")
+            days.append(make(d.day, d.weight / total, np.broadcast_to(d.load_scale, (steps,)),
+                             np.broadcast_to(d.pv_scale, (steps,)), sc.seed + d.day))
+        return days
+
+    for i in range(sc.days):
+        day = int((i + 0.5) * 365 / sc.days)
+        rng = np.random.default_rng([sc.seed, day])
+        season = np.cos(2 * np.pi * (day - 172) / 365)
+        weekend = day % 7 in (5, 6)
+        shape = _residential_shape(clock, weekend) * (1 - 0.1 * season)
+        noise = rng.normal(1.0, 0.05, size=(ref.n_bus, 1))
+        pv = _pv_shape(clock, season) * (0.6 + 0.3 * season) * rng.uniform(0.4, 1.0)
+        d = make(day, 1.0 / sc.days, shape[None, :] * noise, pv, [sc.seed, day, 1])
+        days.append(d)
+    return days
