@@ -8,7 +8,6 @@ from __future__ import annotations
 import argparse
 import logging
 import sys
-import warnings
 from pathlib import Path
 
 from .errors import InputError, SolverError
@@ -37,7 +36,6 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.WARNING if args.quiet else logging.INFO,
                         format="%(asctime)s %(message)s", datefmt="%H:%M:%S", stream=sys.stderr, force=True)
     logging.getLogger("pyomo").setLevel(logging.WARNING)
-    warnings.filterwarnings("ignore", module="cvxpy")   # status is checked explicitly (solvers/conic.py)
     try:
         return _plan(args)
     except InputError as exc:

@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import logging
-import warnings
 from pathlib import Path
 
 import pytest
@@ -10,7 +9,6 @@ import pytest
 from stochplan.config import case_from_dict
 from stochplan.instance import build_instance
 
-warnings.filterwarnings("ignore", module="cvxpy")
 logging.getLogger("pandapower").setLevel(logging.ERROR)
 
 

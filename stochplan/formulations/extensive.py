@@ -26,7 +26,7 @@ def first_stage_constraints(x, y, fs):
     e, p = x[:k], x[k:2 * k]
     cons = [x >= 0, x <= fs.x_max]
     if k:
-        cons += [e <= fs.x_max[:k] * y, p <= fs.x_max[k:2 * k] * y,
+        cons += [e <= cp.multiply(fs.x_max[:k], y), p <= cp.multiply(fs.x_max[k:2 * k], y),
                  e >= fs.min_duration_h * p, e <= fs.max_duration_h * p]
         cons += [y == fs.fixed_y] if fs.siting == "fixed" else [y >= 0, y <= 1]
         if fs.max_sites < k:

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import logging
+import warnings
 
 import cvxpy as cp
 
@@ -42,7 +43,9 @@ def _attempt(problem: cp.Problem, settings: dict) -> str:
     try:
         # warm_start=False: cvxpy would otherwise reuse the Clarabel solver through `update()`, which keeps the
         # first solve's equilibration; fresh setups cost little next to cvxpy's parameter substitution.
-        problem.solve(solver=cp.CLARABEL, warm_start=False, **settings)
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", message="Solution may be inaccurate")   # the status is checked
+            problem.solve(solver=cp.CLARABEL, warm_start=False, **settings)
     except cp.error.SolverError as exc:
         return f"solver error: {exc}"
     return problem.status

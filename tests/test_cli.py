@@ -1,0 +1,131 @@
+"""The command line: outputs of a run, and one clear error per bad input before any solve."""
+import json
+import math
+import subprocess
+import sys
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from conftest import make_net, save_net
+from stochplan.cli import main
+
+SMALL_CASE = """
+name = "cli-small"
+[network]
+source = "{source}"
+v_min_pu = 0.9
+[time]
+steps_per_day = 4
+horizon_start_h = 12
+[model]
+formulation = "socp"
+[prices]
+buy_eur_per_mwh = [60, 60, 60, 60, 60, 60, 90, 120, 120, 120, 100, 100, 100, 100, 100, 120, 220, 220, 220, 220, 220, 160, 90, 70]
+sell_eur_per_mwh = [{sell}]
+carbon_t_per_mwh = [0.4]
+carbon_price_eur_per_t = 50.0
+[[pv]]
+bus = 2
+capacity_mw = 0.5
+[storage]
+candidates = [{candidates}]
+max_energy_mwh = 2.0
+max_power_mw = 0.5
+energy_cost_eur_per_mwh = {energy_cost}
+power_cost_eur_per_mw = 80000.0
+loss_resistance_pu = 0.03
+[chargers]
+max_capacity_mw = 0.2
+cost_eur_per_mw = 100000.0
+[[chargers.stations]]
+bus = 2
+evs = 8
+[scenarios]
+source = "synthetic"
+count = 2
+seed = 1
+"""
+
+
+def write_case(tmp_path, **fields):
+    net = make_net([(0, 1), (1, 2)], {1: (0.4, 0.1), 2: (0.5, 0.1)}, max_i_ka=0.2)
+    values = dict(source=save_net(net, tmp_path / "net.json"), sell="30.0", candidates="2",
+                  energy_cost="150000.0")
+    values.update(fields)
+    path = tmp_path / "case.toml"
+    path.write_text(SMALL_CASE.format(**values))
+    return path
+
+
+def test_plan_writes_the_contract(tmp_path, capsys):
+    out = tmp_path / "out"
+    assert main(["plan", str(write_case(tmp_path)), "--out", str(out), "--tol", "1e-5", "-q"]) == 0
+    doc = json.loads((out / "results.json").read_text())
+    assert doc["case"] == "cli-small" and doc["method"] == "benders"
+    obj = doc["objective"]
+    assert obj["total"] == pytest.approx(obj["investment"] + obj["operation"] + obj["penalty"], rel=1e-9)
+    assert obj["currency"] == "EUR/year"
+    assert doc["benders"]["converged"] and doc["benders"]["gap"] <= 1e-5
+    assert doc["benders"]["upper_bound"] == pytest.approx(obj["total"], rel=1e-6)
+    assert sum(s["weight"] for s in doc["scenarios"]) == pytest.approx(1.0)
+    assert all(set(s) == {"bus", "energy_mwh", "power_mw"} for s in doc["storage"])
+    assert doc["chargers"] and doc["chargers"][0]["bus"] == 2
+    m = doc["metrics"]
+    assert 0 <= m["max_relaxation_gap"] < 1e-5          # the SOCP relaxation is tight at this plan
+    assert 0 < m["pv_utilisation"] <= 1 and m["carbon_t_per_year"] > 0
+    conv = pd.read_csv(out / "convergence.csv")
+    assert list(conv.columns[:6]) == ["iteration", "lower_bound", "upper_bound", "gap", "master_s", "subproblems_s"]
+    assert len(conv) == doc["benders"]["iterations"] + 1
+    for name in ("dispatch_grid.csv", "dispatch_devices.csv", "voltages.csv", "convergence.png"):
+        assert (out / name).stat().st_size > 0
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".out.")]   # no temp dirs left behind
+
+
+def test_extensive_form_from_the_cli(tmp_path):
+    out_b, out_e = tmp_path / "b", tmp_path / "e"
+    case = str(write_case(tmp_path))
+    assert main(["plan", case, "--out", str(out_b), "--tol", "1e-6", "-q"]) == 0
+    assert main(["plan", case, "--out", str(out_e), "--method", "ef", "-q"]) == 0
+    b = json.loads((out_b / "results.json").read_text())
+    e = json.loads((out_e / "results.json").read_text())
+    # one storage candidate and no site limit: the relaxed siting of the EF is exact unless a site cost is paid
+    assert e["method"] == "ef" and e["model"]["siting"] == "relaxed"
+    assert b["objective"]["total"] == pytest.approx(e["objective"]["total"], rel=1e-4)
+
+
+BAD_INPUTS = [
+    ("missing file", lambda p: p.parent / "nope.toml", "CASE: file"),
+    ("malformed TOML", lambda p: (p.write_text("name = [unclosed"), p)[1], "not valid TOML"),
+    ("unknown bus", lambda p: write_case(p.parent, candidates="7"), "storage.candidates[0]: bus 7"),
+    ("negative cost", lambda p: write_case(p.parent, energy_cost="-5.0"), "storage.energy_cost_eur_per_mwh"),
+    ("NaN in a profile", lambda p: write_case(p.parent, sell="nan"), "prices.sell_eur_per_mwh[0]"),
+]
+
+
+@pytest.mark.parametrize("label,make,field", BAD_INPUTS, ids=[b[0] for b in BAD_INPUTS])
+def test_bad_input_one_line_exit_2(tmp_path, capsys, label, make, field):
+    path = make(tmp_path / "case.toml")
+    out = tmp_path / "out"
+    assert main(["plan", str(path), "--out", str(out)]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and field in err[0], err
+    assert "Traceback" not in err[0]
+    assert not out.exists()
+
+
+def test_meshed_feeder_from_the_cli(tmp_path, capsys):
+    net = make_net([(0, 1), (1, 2), (2, 0)], {2: (0.1, 0.0)})
+    path = write_case(tmp_path, source=save_net(net, tmp_path / "mesh.json"))
+    assert main(["plan", str(path), "--out", str(tmp_path / "out")]) == 2
+    err = capsys.readouterr().err
+    assert "network.source: feeder is meshed" in err and not (tmp_path / "out").exists()
+
+
+def test_entry_point_exit_code_and_no_traceback(tmp_path):
+    """The installed console script, as a user runs it."""
+    proc = subprocess.run([sys.executable, "-m", "stochplan", "plan", str(tmp_path / "missing.toml")],
+                          capture_output=True, text=True)
+    assert proc.returncode == 2
+    assert proc.stderr.strip() == f"stochplan: error: CASE: file '{tmp_path / 'missing.toml'}' not found"

@@ -1,0 +1,98 @@
+"""Feeder conversion and the day model against pandapower's AC power flow and against each other."""
+import logging
+
+import numpy as np
+import pandapower as pp
+import pytest
+
+from conftest import base_case, instance_of, make_net, save_net
+from stochplan.config import NetworkConfig, default_case_path, load_case
+from stochplan.errors import InputError
+from stochplan.formulations.operation import build_operation, solve_day
+from stochplan.instance import build_instance
+from stochplan.network import build_ref, load_net
+
+logging.getLogger("pandapower").setLevel(logging.ERROR)
+
+
+def ieee33_case(formulation="socp", load_scale=1.0):
+    return base_case("pandapower:case33bw", time={"steps_per_day": 1}, prices={"buy_eur_per_mwh": [100.0]},
+                     network={"source": "pandapower:case33bw", "default_max_i_ka": 0.4, "v_min_pu": 0.8,
+                              "load_scale": load_scale},
+                     model={"formulation": formulation, "capacity_floor": 0.0})
+
+
+def test_ieee33_socp_matches_pandapower_runpp(tmp_path):
+    net = load_net("pandapower:case33bw")
+    pp.runpp(net)
+    ac_losses_kw = net.res_line.pl_mw.sum() * 1e3
+    ac_vmin = net.res_bus.vm_pu.min()
+    assert ac_losses_kw == pytest.approx(202.7, rel=1e-3)          # the published figure for case33bw
+
+    inst = instance_of(ieee33_case(), tmp_path)
+    sol = solve_day(build_operation(inst, inst.days[0]), np.zeros(0))
+    socp_losses_kw = (sol.dispatch["import_mw"][0] - inst.days[0].load_p_mw.sum()) * 1e3
+    assert socp_losses_kw == pytest.approx(202.7, rel=0.01)
+    assert sol.dispatch["v_pu"].min() == pytest.approx(0.9131, abs=0.002)
+    # and bus by bus against the AC solution
+    v_ac = net.res_bus.vm_pu.loc[inst.ref.bus_ids].to_numpy()
+    assert np.abs(sol.dispatch["v_pu"][:, 0] - v_ac).max() < 1e-3
+    assert sol.relaxation_gap < 1e-6
+
+
+def test_socp_and_lindistflow_agree_without_losses(tmp_path):
+    # At 0.1 % load, losses scale with load² (≈ 0.2 W, 5e-5 of the load): same cost and voltages.
+    sols = {f: solve_day(build_operation(inst, inst.days[0]), np.zeros(0))
+            for f in ("socp", "lindistflow") for inst in [instance_of(ieee33_case(f, 0.001), tmp_path)]}
+    assert sols["socp"].cost_eur == pytest.approx(sols["lindistflow"].cost_eur, rel=1e-4)
+    assert np.abs(sols["socp"].dispatch["v_pu"] - sols["lindistflow"].dispatch["v_pu"]).max() < 1e-4
+    # At full load they differ by the cost of the losses (202.7 kW for 24 h at 100 EUR/MWh ≈ 486 EUR).
+    full = {f: solve_day(build_operation(inst, inst.days[0]), np.zeros(0)).cost_eur
+            for f in ("socp", "lindistflow") for inst in [instance_of(ieee33_case(f), tmp_path)]}
+    assert full["socp"] - full["lindistflow"] == pytest.approx(0.2027 * 24 * 100, rel=0.02)
+
+
+def test_day_model_is_dpp_on_the_default_case():
+    inst = build_instance(load_case(default_case_path()))
+    model = build_operation(inst, inst.days[0])
+    assert model.problem.is_dcp(dpp=True)
+    assert model.x_hat is not None and model.x_hat.shape == (inst.first.n_x,)
+
+
+def test_copy_duals_are_subgradients(tmp_path):
+    """g from the duals of z = x̂ satisfies Q(x') ≥ Q(x̂) + gᵀ(x' − x̂) and matches central differences."""
+    inst = build_instance(load_case(default_case_path()))
+    model = build_operation(inst, inst.days[0])
+    x_hat = 0.4 * inst.first.x_max
+    base = solve_day(model, x_hat)
+    rng = np.random.default_rng(1)
+    for _ in range(3):
+        x_other = rng.uniform(0, 1, x_hat.size) * inst.first.x_max
+        assert solve_day(model, x_other).cost_eur >= base.cost_eur + base.gradient @ (x_other - x_hat) - 1e-3
+    # For a convex Q, a subgradient lies between the one-sided derivatives in every coordinate.
+    h = 1e-3
+    for i in (0, inst.first.n_storage, inst.first.n_x - 1):   # an energy, a power, a charger capacity
+        step = h * np.eye(x_hat.size)[i]
+        left = (base.cost_eur - solve_day(model, x_hat - step).cost_eur) / h
+        right = (solve_day(model, x_hat + step).cost_eur - base.cost_eur) / h
+        assert left - 0.5 <= base.gradient[i] <= right + 0.5
+        assert right - left < 0.2 * abs(base.gradient[i]) + 1.0     # and the slopes are of the right size
+
+
+def test_cigre_mv_is_radial_with_trafos_and_open_switches():
+    ref = build_ref(load_net("pandapower:cigre_mv"), NetworkConfig(source="pandapower:cigre_mv"), "cigre")
+    assert ref.n_bus == 15 and ref.n_line == 14                    # 3 lines dropped by open switches
+    assert {"trafo 0", "trafo 1"} <= set(ref.branch_names)
+    assert ref.load_p_pu.sum() == pytest.approx(44.742, rel=1e-4)  # MW on a 1 MVA base
+    assert (ref.r_pu > 0).all() and (ref.x_pu > 0).all()
+
+
+def test_missing_ratings_need_the_case_value():
+    with pytest.raises(InputError, match="network.default_max_i_ka"):
+        build_ref(load_net("pandapower:case33bw"), NetworkConfig(source="pandapower:case33bw"), "ieee33")
+
+
+def test_meshed_feeder_is_rejected(tmp_path):
+    net = make_net([(0, 1), (1, 2), (2, 3), (3, 1)], {2: (0.1, 0.0)})
+    with pytest.raises(InputError, match="meshed"):
+        instance_of(base_case(save_net(net, tmp_path / "m.json")), tmp_path)
