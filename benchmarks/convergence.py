@@ -2,7 +2,7 @@
 and its split — master (HiGHS), subproblem solver (Clarabel), cvxpy parameter substitution and result
 read-back, and everything else — measured side by side for the algorithm's options in one run.
 
-    python benchmarks/convergence.py [CASE.toml] [--tol 1e-4] [--variants default,no-stabilisation,no-lp-phase]
+    python benchmarks/convergence.py [CASE.toml] [--tol 1e-4] [--variants default,no-stabilisation,lp-phase,single-cut]
 """
 from __future__ import annotations
 
@@ -18,7 +18,7 @@ from stochplan.solvers import conic
 VARIANTS = {
     "default": {},
     "no-stabilisation": {"stabilisation": "none"},
-    "no-lp-phase": {"lp_phase": False},
+    "lp-phase": {"lp_phase": True},
     "single-cut": {"multicut": False},
 }
 
@@ -28,7 +28,7 @@ def main() -> None:
     parser.add_argument("case", nargs="?")
     parser.add_argument("--tol", type=float, default=1e-4)
     parser.add_argument("--max-iter", type=int, default=300)
-    parser.add_argument("--variants", default="default,no-stabilisation,no-lp-phase")
+    parser.add_argument("--variants", default="default,no-stabilisation,lp-phase")
     args = parser.parse_args()
         logging.basicConfig(level=logging.WARNING)
 

@@ -153,7 +153,7 @@ class BendersConfig:
     max_iter: int = 100
     time_limit_s: float = 3600.0
     multicut: bool = True
-    lp_phase: bool = True              # first converge on the LP relaxation of the master, then add integrality
+    lp_phase: bool = False             # first converge on the LP relaxation of the master, then add integrality
     stabilisation: str = "in-out"      # "in-out" | "none"
     in_out_alpha: float = 0.5          # weight of the master point in the separation point
 
@@ -419,7 +419,7 @@ def case_from_dict(data: dict[str, Any], path: Path) -> Case:
     benders = BendersConfig(tol=s.number("tol", 1e-4, lo=0, lo_open=True),
                             max_iter=s.number("max_iter", 100, lo=1, integer=True),
                             time_limit_s=s.number("time_limit_s", 3600.0, lo=0, lo_open=True),
-                            multicut=s.flag("multicut", True), lp_phase=s.flag("lp_phase", True),
+                            multicut=s.flag("multicut", True), lp_phase=s.flag("lp_phase", False),
                             stabilisation=s.text("stabilisation", "in-out", ("in-out", "none")),
                             in_out_alpha=s.number("in_out_alpha", 0.5, lo=0, lo_open=True, hi=1))
     s.done()

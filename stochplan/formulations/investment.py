@@ -52,11 +52,6 @@ class FirstStage:
     def annual_cost(self, x: np.ndarray, y: np.ndarray) -> float:
         return float(self.cost_x @ x + self.cost_y @ y)
 
-    def sites_of(self, x: np.ndarray) -> np.ndarray:
-        """The siting decision implied by a plan: a site is used when it holds energy or power."""
-        e, p, _ = self.split(x)
-        return ((e > 1e-9) | (p > 1e-9)).astype(float)
-
 
 def first_stage(case: Case) -> FirstStage:
     st, ch, inv = case.storage, case.chargers, case.investment
