@@ -1,7 +1,10 @@
 """Command line: `stochplan plan [CASE.toml] [--out DIR] [--method benders|ef] [--tol] [--max-iter] [--time-limit]`.
 
-Exit codes: 0 done, 2 bad input (one line naming the field, before any solve), 3 solver failure
-(with the solver's status), 1 Benders stopped before reaching the tolerance.
+Exit codes: 0 done; 1 Benders stopped (iteration cap, time limit) above the tolerance, best plan written;
+2 bad input (one line naming the field, before any solve); 3 solver failure (with the solver's status);
+4 stopped by --stop-after; 130/143 stopped by SIGINT/SIGTERM (checkpoint written, resume with --resume).
+
+Under mpiexec/mpirun/srun every rank runs this; only rank 0 logs and writes files.
 """
 from __future__ import annotations
 
@@ -27,26 +30,37 @@ def _parser() -> argparse.ArgumentParser:
     plan.add_argument("--tol", type=float, help="relative Benders gap to stop at (default from case, 1e-4)")
     plan.add_argument("--max-iter", type=int, help="Benders iteration cap")
     plan.add_argument("--time-limit", type=float, help="Benders time limit [s]")
+    plan.add_argument("--resume", metavar="DIR", help="continue from DIR/checkpoint.json of an earlier run")
+    plan.add_argument("--stop-after", type=int, metavar="N", help="stop after N iterations (checkpoint kept)")
+    plan.add_argument("--dry-run", action="store_true",
+                      help="validate the case and print the rank/day assignment without solving")
     plan.add_argument("-q", "--quiet", action="store_true", help="log warnings only")
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
-    logging.basicConfig(level=logging.WARNING if args.quiet else logging.INFO,
-                        format="%(asctime)s %(message)s", datefmt="%H:%M:%S", stream=sys.stderr, force=True)
+    from .parallel import get_comm
+
+    comm = get_comm()
+    quiet = args.quiet or comm.rank != 0
+    logging.basicConfig(level=logging.WARNING if quiet else logging.INFO, format="%(asctime)s %(message)s",
+                        datefmt="%H:%M:%S", stream=sys.stderr, force=True)
+    if comm.rank != 0:
+        logging.disable(logging.CRITICAL)
     logging.getLogger("pyomo").setLevel(logging.WARNING)
     try:
-        return _plan(args)
+        return _plan(args, comm)
     except InputError as exc:
-        print(f"stochplan: error: {exc}", file=sys.stderr)
+        if comm.rank == 0:
+            print(f"stochplan: error: {exc}", file=sys.stderr)
         return 2
     except SolverError as exc:
         print(f"stochplan: solver failure: {exc}", file=sys.stderr)
         return 3
 
 
-def _plan(args) -> int:
+def _plan(args, comm) -> int:
     from .config import default_case_path, load_case
 
     if args.tol is not None and not args.tol > 0:
@@ -55,6 +69,10 @@ def _plan(args) -> int:
         raise InputError("--max-iter", f"must be ≥ 1, got {args.max_iter}")
     if args.time_limit is not None and not args.time_limit > 0:
         raise InputError("--time-limit", f"must be > 0, got {args.time_limit}")
+    if args.stop_after is not None and args.stop_after < 1:
+        raise InputError("--stop-after", f"must be ≥ 1, got {args.stop_after}")
+    if args.method == "ef" and comm.size > 1:
+        raise InputError("--method", "the extensive form is one problem on one rank; run it without mpiexec")
     case = load_case(args.case or default_case_path())
 
     # Everything below the imports of the heavy stack; input is fully checked before the first solve.
@@ -63,7 +81,16 @@ def _plan(args) -> int:
     from .solvers import conic
 
     inst = build_instance(case)
-    out = Path(args.out) if args.out else Path("results") / case.name
+    out = Path(args.out) if args.out else Path(args.resume) if args.resume else Path("results") / case.name
+    if args.dry_run:
+        from .decomposition.evaluator import DayEvaluator
+        if comm.rank == 0:
+            print(f"case '{case.name}' is valid: {inst.ref.n_bus} buses, {len(inst.days)} days × "
+                  f"{case.time.steps_per_day} steps, {inst.first.n_x} first-stage variables; {comm.size} rank(s); "
+                  f"output {out}")
+            print("initial assignment (re-balanced from measured times after the first priced plan): "
+                  + DayEvaluator(inst, comm).describe())
+        return 0
     log.info("case '%s': %d buses, %d days × %d steps, %d storage candidates, %d charger stations → %s",
              case.name, inst.ref.n_bus, len(inst.days), case.time.steps_per_day, len(inst.storage_bus),
              len(inst.station_bus), out)
@@ -74,8 +101,18 @@ def _plan(args) -> int:
         res = solve_extensive(inst)
     else:
         from .decomposition import solve_benders
-        res = solve_benders(inst, tol=args.tol, max_iter=args.max_iter, time_limit_s=args.time_limit)
-    doc = write_results(inst, res, out, retries=conic.retry_count)
+        res = solve_benders(inst, tol=args.tol, max_iter=args.max_iter, time_limit_s=args.time_limit,
+                            checkpoint_dir=out, resume=Path(args.resume) if args.resume else None,
+                            stop_after=args.stop_after, comm=comm)
+        if comm.rank != 0:
+            return res                       # the exit code rank 0 chose
+        if res.stop_reason in ("stop_after", "SIGINT", "SIGTERM"):
+            from .decomposition.benders import EXIT_CODES
+            print(f"stochplan: stopped ({res.stop_reason}) after iteration {res.history[-1].iteration}; "
+                  f"checkpoint in {out}/checkpoint.json; continue with: stochplan plan {case.path} --resume {out}",
+                  file=sys.stderr)
+            return EXIT_CODES[res.stop_reason]
+    doc = write_results(inst, res, out, retries=int(res.timings.get("solver_retries", conic.retry_count)))
     obj = doc["objective"]
     log.info("total %.2f EUR/year (investment %.2f, operation %.2f, penalty %.2f); wrote %s",
              obj["total"], obj["investment"], obj["operation"], obj["penalty"], out)

@@ -4,180 +4,271 @@ LB = master optimum; UB = best cᵀx̂ + c_yᵀŷ + 365 Σ_s π_s Q_s(x̂) over 
 the master; stop when (UB − LB)/|UB| ≤ tol, at `max_iter` master solves, or past `time_limit_s`.
 
 - Iteration 0 prices "build nothing", so every θ_s has a cut before the first master solve.
-- LP phase (binary siting only): first converge on the master's LP relaxation, whose cuts stay valid,
-  then restore integrality. Its bounds are those of the relaxation; its plans are not integer, so they
-  never become the incumbent.
+- LP phase (option, binary siting only): first converge on the master's LP relaxation, whose cuts stay
+  valid, then restore integrality. Its plans are fractional, so they never become the incumbent.
 - In-out stabilisation (Ben-Ameur & Neto 2007; Fischetti, Ljubić & Sinnl 2017): cuts are computed at
   x_sep = α x_master + (1 − α) x_core. In the LP phase x_core ← (x_core + x_sep)/2; in the integer
   phase each siting keeps its own core, the best plan priced with those sites, and a siting seen for
-  the first time is priced as the master proposes it (a mix of two sitings is no plan). After 3 iterations without a rise of the lower bound, α = 1 (plain Kelley
-  steps, which guarantee convergence).
+  the first time is priced as the master proposes it (a mix of two sitings is no plan). After 3
+  iterations without a rise of the lower bound, α = 1 (plain Kelley steps, which guarantee convergence).
+
+Only rank 0 runs this loop; the other ranks serve day solves (evaluator.py). After every iteration
+rank 0 writes a checkpoint (checkpoint.py) when given a directory; a run resumes from it exactly.
 """
 from __future__ import annotations
 
 import logging
+import signal
 import time
+from dataclasses import dataclass, field
+from pathlib import Path
 
 import numpy as np
 
+from ..errors import InputError
 from ..formulations.master import DAYS_PER_YEAR, Master
-from ..formulations.operation import DaySolution, build_operation, solve_day
 from ..instance import Instance
 from ..parallel import get_comm
 from ..result import Iteration, PlanResult
+from . import checkpoint
+from .evaluator import DayEvaluator
 
 log = logging.getLogger(__name__)
 STALL_ITERATIONS = 3
+EXIT_CODES = {"gap": 0, "max_iter": 1, "time_limit": 1, "stop_after": 4, "SIGINT": 130, "SIGTERM": 143}
 
 
 def relative_gap(lb: float, ub: float) -> float:
     return (ub - lb) / max(abs(ub), 1.0)
 
 
-class DayEvaluator:
-    """Owns this rank's day models (built once) and prices a plan x̂ on them."""
+@dataclass
+class LoopState:
+    """Everything the loop needs to continue exactly where it stopped (saved in checkpoints)."""
+    iteration: int = 0
+    phase: str = "init"
+    lb: float = -np.inf
+    best_ub: float = np.inf
+    best_x: np.ndarray | None = None
+    best_y: np.ndarray | None = None
+    alpha: float = 1.0
+    stall: int = 0
+    phase_lb: float = -np.inf
+    phase_best: float = np.inf
+    core_x: np.ndarray | None = None         # LP-phase core
+    core_y: np.ndarray | None = None
+    site_cores: dict = field(default_factory=dict)   # "0,1,1" → [cost, x]
+    priced: list = field(default_factory=list)       # [x, values, grads] of every priced plan (the cuts)
+    history: list = field(default_factory=list)
+    master_s: float = 0.0
+    sub_s: float = 0.0
+    rebalanced: bool = False
 
-    def __init__(self, inst: Instance, comm=None):
-        self.comm = comm or get_comm()
-        self.n_days = len(inst.days)
-        self.day_ids = self.comm.owned_days(self.n_days)
-        start = time.perf_counter()
-        self.models = [build_operation(inst, inst.days[i]) for i in self.day_ids]
-        self.build_s = time.perf_counter() - start
-        self.solver_s = 0.0
+    def to_json(self) -> dict:
+        out = dict(self.__dict__)
+        out["history"] = [h.__dict__ for h in self.history]
+        return out
 
-    def evaluate(self, x_hat: np.ndarray) -> tuple[np.ndarray, np.ndarray, list[DaySolution]]:
-        """→ (Q_s(x̂) [EUR/day], g_s [EUR/day per unit x], solutions of the days owned here)."""
-        x_hat = self.comm.bcast(x_hat)
-        solutions = [solve_day(m, x_hat) for m in self.models]
-        self.solver_s += sum(m.problem.solver_stats.solve_time or 0.0 for m in self.models)
-        values = self.comm.gather_days(np.array([s.cost_eur for s in solutions]), self.day_ids, self.n_days)
-        grads = self.comm.gather_days(np.array([s.gradient for s in solutions]).reshape(len(solutions), -1),
-                                      self.day_ids, self.n_days)
-        return values, grads, solutions
+    @classmethod
+    def from_json(cls, data: dict) -> "LoopState":
+        s = cls(**{k: v for k, v in data.items() if k in cls.__dataclass_fields__})
+        for name in ("best_x", "best_y", "core_x", "core_y"):
+            if getattr(s, name) is not None:
+                setattr(s, name, np.asarray(getattr(s, name), dtype=float))
+        s.history = [Iteration(**h) for h in data["history"]]
+        s.priced = [[np.asarray(x), np.asarray(v), np.asarray(g)] for x, v, g in data["priced"]]
+        return s
 
 
 class _Run:
-    """State of one Benders run: master, evaluator, incumbent, history, timers."""
-
-    def __init__(self, inst: Instance, tol: float, max_iter: int, time_limit_s: float, multicut: bool):
-        self.inst, self.fs = inst, inst.first
+    def __init__(self, inst: Instance, evaluator: DayEvaluator, tol, max_iter, time_limit_s, multicut,
+                 checkpoint_dir, stop_after):
+        self.inst, self.fs, self.evaluator = inst, inst.first, evaluator
         self.tol, self.max_iter, self.time_limit_s = tol, max_iter, time_limit_s
+        self.checkpoint_dir, self.stop_after = checkpoint_dir, stop_after
         self.weights = np.array([d.weight for d in inst.days])
-        self.start = time.perf_counter()
-        self.evaluator = DayEvaluator(inst)
         self.master = Master(self.fs, self.weights, multicut=multicut)
-        self.history: list[Iteration] = []
-        self.best = (np.inf, None, None, None)
-        self.lb = -np.inf
-        self.iteration = 0
-        self.master_s = self.sub_s = 0.0
+        self.state = LoopState()
+        self.best_solutions: dict = {}
+        self.start = time.perf_counter()
+        self.iterations_this_run = 0
+        self.signal: str | None = None
 
-    def price(self, x, y):
+    # ------------------------------------------------------------------ pieces
+
+    def price(self, x, y) -> tuple[float, float]:
         t0 = time.perf_counter()
-        values, grads, sols = self.evaluator.evaluate(x)
+        values, grads = self.evaluator.evaluate(x)
         self.master.add_cuts(x, values, grads)
+        self.state.priced.append([x, values, grads])
         total = self.fs.annual_cost(x, y) + DAYS_PER_YEAR * float(self.weights @ values)
         elapsed = time.perf_counter() - t0
-        self.sub_s += elapsed
-        return total, sols, elapsed
+        self.state.sub_s += elapsed
+        return total, elapsed
 
-    def record(self, phase, lb, ub, master_s, sub_s):
+    def improve(self, total, x, y) -> None:
+        if total < self.state.best_ub:
+            self.state.best_ub, self.state.best_x, self.state.best_y = total, x, y
+            self.best_solutions = dict(self.evaluator.last)
+
+    def record(self, lb, ub, master_s, sub_s) -> float:
+        s = self.state
         gap = relative_gap(lb, ub) if np.isfinite(lb) else np.inf
-        self.history.append(Iteration(self.iteration, lb, ub, gap, master_s, sub_s, phase))
+        s.history.append(Iteration(s.iteration, lb, ub, gap, master_s, sub_s, s.phase))
         log.info("iter %3d %-4s LB %14.2f  UB %14.2f  gap %9.2e  master %6.2fs  subproblems %6.2fs",
-                 self.iteration, phase, lb, ub, gap, master_s, sub_s)
+                 s.iteration, s.phase, lb, ub, gap, master_s, sub_s)
+        if self.checkpoint_dir is not None:
+            checkpoint.save(self.checkpoint_dir, {"case_fingerprint": checkpoint.case_fingerprint(
+                self.inst.case.path), "multicut": self.master.multicut, "state": self.state.to_json()})
         return gap
 
-    def out_of_time(self):
-        return time.perf_counter() - self.start > self.time_limit_s
+    def should_stop(self) -> str | None:
+        if self.signal:
+            return self.signal
+        if self.stop_after is not None and self.iterations_this_run >= self.stop_after:
+            return "stop_after"
+        if time.perf_counter() - self.start > self.time_limit_s:
+            return "time_limit"
+        return None
 
-    def phase(self, name: str, integer: bool, stabilise: bool, alpha: float) -> str:
-        """Run master/subproblem iterations until the phase's gap ≤ tol; → stop reason."""
+    # ------------------------------------------------------------------ loop
+
+    def initial(self) -> None:
+        s = self.state
+        x0 = np.zeros(self.fs.n_x)
+        y0 = self.fs.fixed_y.copy() if self.fs.siting == "fixed" else np.zeros(self.fs.n_storage)
+        total, sub_s = self.price(x0, y0)
+        self.improve(total, x0, y0)
+        self.record(-np.inf, total, 0.0, sub_s)
+
+    def resume(self, saved: dict) -> None:
+        if saved["multicut"] != self.master.multicut:
+            raise InputError("--resume", "the checkpoint used a different cut type (benders.multicut)")
+        self.state = LoopState.from_json(saved["state"])
+        for x, values, grads in self.state.priced:
+            self.master.add_cuts(x, values, grads)
+        log.info("resumed at iteration %d (%s phase) with %d priced plans; LB %.2f, UB %.2f", self.state.iteration,
+                 self.state.phase, len(self.state.priced), self.state.lb, self.state.best_ub)
+
+    def phase(self, name: str, integer: bool, stabilise: bool, alpha: float, fresh: bool) -> str:
+        """Master/subproblem iterations until the phase's gap ≤ tol; → stop reason."""
+        s = self.state
         self.master.set_integrality(integer)
-        valid_ub = integer or self.fs.siting != "binary"      # LP-phase plans have fractional sites
-        phase_best = self.best[0] if valid_ub else np.inf
-        alpha = alpha if stabilise else 1.0
-        core, stall, phase_lb = None, 0, -np.inf
         binary = integer and self.fs.siting == "binary"
-        site_cores: dict[tuple, tuple[float, np.ndarray]] = {}    # siting → (best cost, its plan x)
-        while self.iteration < self.max_iter:
-            self.iteration += 1
+        valid_ub = integer or self.fs.siting != "binary"      # LP-phase plans have fractional sites
+        if fresh:
+            s.phase, s.alpha, s.stall, s.phase_lb = name, (alpha if stabilise else 1.0), 0, -np.inf
+            s.phase_best = s.best_ub if valid_ub else np.inf
+            s.core_x = s.core_y = None
+        while s.iteration < self.max_iter:
+            s.iteration += 1
+            self.iterations_this_run += 1
             t0 = time.perf_counter()
             lb, x_out, y_out = self.master.solve()
             master_s = time.perf_counter() - t0
-            self.master_s += master_s
+            s.master_s += master_s
             if binary:
-                # One core per siting: the best plan priced with those sites. A mix of two sitings is no plan.
                 y_out = np.round(y_out)
-                sites = tuple(y_out.astype(int))
-                mix = alpha if sites in site_cores else 1.0
-                core = (site_cores[sites][1], y_out) if sites in site_cores else (x_out, y_out)
+                key = ",".join(str(int(v)) for v in y_out)
+                mix = s.alpha if key in s.site_cores else 1.0
+                core_x, core_y = (np.asarray(s.site_cores[key][1]), y_out) if key in s.site_cores else (x_out, y_out)
             else:
-                core = (x_out, y_out) if core is None else core
-                mix = alpha
-            x_sep = mix * x_out + (1 - mix) * core[0]
-            y_sep = mix * y_out + (1 - mix) * core[1]
-            total, sols, sub_s = self.price(x_sep, y_sep)
-            log.debug("y_out %s  mix %.2f", np.round(y_out, 3), mix)
-            if binary and total < site_cores.get(sites, (np.inf,))[0]:
-                site_cores[sites] = (total, x_sep)
-            if alpha < 1.0:
+                if s.core_x is None:
+                    s.core_x, s.core_y = x_out, y_out
+                mix, core_x, core_y = s.alpha, s.core_x, s.core_y
+            x_sep = mix * x_out + (1 - mix) * core_x
+            y_sep = mix * y_out + (1 - mix) * core_y
+            total, sub_s = self.price(x_sep, y_sep)
+            if s.iteration == 1 and not s.rebalanced:
+                self.evaluator.rebalance()
+                s.rebalanced = True
+            if binary and total < s.site_cores.get(key, [np.inf])[0]:
+                s.site_cores[key] = [total, x_sep]
+            if s.alpha < 1.0:
                 if not binary:
-                    core = (0.5 * (core[0] + x_sep), 0.5 * (core[1] + y_sep))
-                stall = stall + 1 if lb <= phase_lb + 1e-9 * abs(lb) else 0
-                if stall >= STALL_ITERATIONS:
-                    alpha = 1.0
-            phase_lb = max(phase_lb, lb)
-            phase_best = min(phase_best, total)
-            if valid_ub and total < self.best[0]:
-                self.best = (total, x_sep, y_sep, sols)
-            self.lb = lb
-            gap = self.record(name, lb, phase_best, master_s, sub_s)
-            if gap <= self.tol:
+                    s.core_x, s.core_y = 0.5 * (s.core_x + x_sep), 0.5 * (s.core_y + y_sep)
+                s.stall = s.stall + 1 if lb <= s.phase_lb + 1e-9 * abs(lb) else 0
+                if s.stall >= STALL_ITERATIONS:
+                    s.alpha = 1.0
+            s.phase_lb = max(s.phase_lb, lb)
+            s.phase_best = min(s.phase_best, total)
+            if valid_ub:
+                self.improve(total, x_sep, y_sep)
+            s.lb = lb
+            if self.record(lb, s.phase_best, master_s, sub_s) <= self.tol:
                 return "gap"
-            if self.out_of_time():
-                return "time_limit"
+            if (reason := self.should_stop()) is not None:
+                return reason
         return "max_iter"
+
+    def run(self, lp_phase: bool, stabilise: bool, alpha: float) -> str:
+        binary = self.fs.siting == "binary"
+        phases = ([("lp", False)] if binary and lp_phase else []) + [("milp" if binary else "lp", True)]
+        names = [name for name, _ in phases]
+        first = names.index(self.state.phase) if self.state.phase in names else 0   # a resumed run goes on
+        for i in range(first, len(phases)):
+            name, integer = phases[i]
+            fresh = not (i == first and self.state.phase == name)
+            reason = self.phase(name, integer, stabilise, alpha, fresh)
+            if reason != "gap":
+                return reason
+        return "gap"
 
 
 def solve_benders(inst: Instance, tol: float | None = None, max_iter: int | None = None,
                   time_limit_s: float | None = None, multicut: bool | None = None,
-                  lp_phase: bool | None = None, stabilisation: str | None = None) -> PlanResult:
+                  lp_phase: bool | None = None, stabilisation: str | None = None,
+                  checkpoint_dir: Path | None = None, resume: Path | None = None,
+                  stop_after: int | None = None, comm=None) -> PlanResult | int:
+    """Rank 0: run Benders and → PlanResult. Other ranks: serve day solves and → the exit code."""
     cfg = inst.case.benders
     pick = lambda value, default: default if value is None else value  # noqa: E731
-    run = _Run(inst, pick(tol, cfg.tol), pick(max_iter, cfg.max_iter), pick(time_limit_s, cfg.time_limit_s),
-               pick(multicut, cfg.multicut))
-    stabilise = pick(stabilisation, cfg.stabilisation) == "in-out"
-    fs = inst.first
-    log.info("Benders on '%s': %d days, %d first-stage variables, %s; day models built in %.2f s",
-             inst.case.name, len(inst.days), fs.n_x, "multi-cut" if run.master.multicut else "single-cut",
-             run.evaluator.build_s)
+    comm = comm or get_comm()
+    evaluator = DayEvaluator(inst, comm)
+    if comm.rank != 0:
+        return evaluator.serve()
 
-    x0 = np.zeros(fs.n_x)
-    y0 = fs.fixed_y.copy() if fs.siting == "fixed" else np.zeros(fs.n_storage)
-    total, sols, sub_s = run.price(x0, y0)
-    run.best = (total, x0, y0, sols)
-    run.record("init", -np.inf, total, 0.0, sub_s)
+    code = 3
+    run = _Run(inst, evaluator, pick(tol, cfg.tol), pick(max_iter, cfg.max_iter),
+               pick(time_limit_s, cfg.time_limit_s), pick(multicut, cfg.multicut), checkpoint_dir, stop_after)
+    previous = {sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        for sig in previous:
+            signal.signal(sig, lambda signum, _frame: setattr(run, "signal", signal.Signals(signum).name))
+        log.info("Benders on '%s': %d days on %d rank(s), %d first-stage variables, %s",
+                 inst.case.name, len(inst.days), comm.size, inst.first.n_x,
+                 "multi-cut" if run.master.multicut else "single-cut")
+        if resume is not None:
+            run.resume(checkpoint.load(resume, checkpoint.case_fingerprint(inst.case.path)))
+        else:
+            run.initial()
+        reason = run.run(pick(lp_phase, cfg.lp_phase), pick(stabilisation, cfg.stabilisation) == "in-out",
+                         cfg.in_out_alpha)
+        code = EXIT_CODES[reason]
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+        evaluator.stop(code)
 
-    reason = "gap"
-    if fs.siting == "binary" and pick(lp_phase, cfg.lp_phase):
-        reason = run.phase("lp", integer=False, stabilise=stabilise, alpha=cfg.in_out_alpha)
-    if reason == "gap":
-        # With binary siting the LP phase's plans are fractional; integrality needs its own iterations.
-        # Without binaries (relaxed or fixed siting) this phase is the whole run.
-        if fs.siting == "binary" or run.iteration == 0:
-            reason = run.phase("milp" if fs.siting == "binary" else "lp", integer=True,
-                               stabilise=stabilise, alpha=cfg.in_out_alpha)
-
-    ub, x, y, sols = run.best
-    gap = relative_gap(run.lb, ub)
+    s = run.state
+    gap = relative_gap(s.lb, s.best_ub)
     converged = reason == "gap"
-    log.info("Benders %s after %d iterations: gap %.2e (%s)", "converged" if converged else "stopped",
-             run.iteration, gap, reason)
-    return PlanResult(method="benders", x=x, y=y, investment_eur=fs.annual_cost(x, y), solutions=sols,
-                      lower_bound=run.lb, upper_bound=ub, gap=gap, converged=converged, stop_reason=reason,
-                      history=run.history,
-                      timings={"total_s": time.perf_counter() - run.start, "build_s": run.evaluator.build_s,
-                               "master_s": run.master_s, "subproblems_s": run.sub_s,
-                               "subproblem_solver_s": run.evaluator.solver_s})
+    log.info("Benders %s after %d iterations: gap %.2e (%s); rank busy time max/mean %.2f",
+             "converged" if converged else "stopped", s.iteration, gap, reason, load_balance(evaluator))
+    solutions = evaluator.solutions_at(s.best_x, run.best_solutions) if converged or reason in (
+        "max_iter", "time_limit") else []
+    return PlanResult(method="benders", x=s.best_x, y=s.best_y, investment_eur=inst.first.annual_cost(s.best_x, s.best_y),
+                      solutions=solutions, lower_bound=s.lb, upper_bound=s.best_ub, gap=gap, converged=converged,
+                      stop_reason=reason, history=s.history,
+                      timings={"total_s": time.perf_counter() - run.start, "build_s": evaluator.build_s,
+                               "master_s": s.master_s, "subproblems_s": s.sub_s,
+                               "subproblem_solver_s": evaluator.busy_s, "ranks": comm.size,
+                               "solver_retries": int(np.sum(getattr(evaluator, "rank_retries", 0))),
+                               "load_balance_max_over_mean": load_balance(evaluator)})
+
+
+def load_balance(evaluator: DayEvaluator) -> float:
+    busy = getattr(evaluator, "rank_busy_s", None)
+    if busy is None or np.mean(busy) == 0:
+        return 1.0
+    return float(np.max(busy) / np.mean(busy))

@@ -136,6 +136,8 @@ def write_results(inst: Instance, res: PlanResult, out: Path, retries: int = 0) 
             table.to_csv(tmp / name, index=False, float_format="%.6g")
         if res.method == "benders":
             plot_convergence(res, inst.case.name, tmp / "convergence.png")
+        if (out / "checkpoint.json").is_file():
+            shutil.copy2(out / "checkpoint.json", tmp / "checkpoint.json")
         if out.exists():
             shutil.rmtree(out)
         tmp.rename(out)

@@ -1,0 +1,25 @@
+"""Run `stochplan plan` with one day's solve failing at a given iteration (for the failure test).
+
+    mpiexec -n 2 python tests/fail_on_rank.py DAY_INDEX FAIL_AT_CALL -- plan CASE --out DIR
+The failure is injected here, in the test, by wrapping the solver call the evaluator makes."""
+import sys
+
+import stochplan.decomposition.evaluator as evaluator
+from stochplan.cli import main
+from stochplan.errors import SolverError
+
+day_index, fail_at = int(sys.argv[1]), int(sys.argv[2])
+calls = {"n": 0}
+real_solve_day = evaluator.solve_day
+
+
+def failing_solve_day(model, x_hat):
+    if model.day.day == day_index:
+        calls["n"] += 1
+        if calls["n"] >= fail_at:
+            raise SolverError(f"day {model.day.day}", "NumericalError (injected by the test)")
+    return real_solve_day(model, x_hat)
+
+
+evaluator.solve_day = failing_solve_day
+sys.exit(main(sys.argv[4:]))

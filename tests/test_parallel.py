@@ -1,0 +1,150 @@
+"""The parallel layer under a real `mpiexec -n 2` (the mpich wheel): collectives, identical answers for
+1 and 2 ranks, checkpoint/resume, and a failure on one rank stopping the whole job."""
+import json
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from collectives import check_collectives
+from stochplan.parallel import SerialComm, assign_days
+
+HERE = Path(__file__).parent
+MPIEXEC = Path(sys.executable).parent / "mpiexec"
+CASE = """
+name = "par-small"
+[network]
+source = "pandapower:case33bw"
+default_max_i_ka = 0.3
+v_min_pu = 0.9
+[time]
+steps_per_day = 8
+horizon_start_h = 12
+[prices]
+buy_eur_per_mwh = [70, 70, 70, 70, 70, 70, 80, 120, 120, 120, 100, 100, 100, 100, 100, 120, 220, 220, 220, 220, 220, 160, 90, 80]
+sell_eur_per_mwh = [40]
+[[pv]]
+bus = 17
+capacity_mw = 0.6
+[storage]
+candidates = [17, 32]
+max_energy_mwh = 3.0
+max_power_mw = 1.0
+energy_cost_eur_per_mwh = 200000.0
+power_cost_eur_per_mw = 120000.0
+site_cost_eur = 30000.0
+loss_resistance_pu = 0.03
+[chargers]
+max_capacity_mw = 0.5
+cost_eur_per_mw = 150000.0
+[[chargers.stations]]
+bus = 6
+evs = 30
+[scenarios]
+source = "synthetic"
+count = 5
+seed = 2
+[investment]
+max_storage_sites = 1
+"""
+
+
+def stochplan(*args, ranks=1, script=None, cwd=None):
+    cmd = [sys.executable] + ([str(script)] if script else ["-m", "stochplan"]) + [str(a) for a in args]
+    if ranks > 1:
+        cmd = [str(MPIEXEC), "-n", str(ranks)] + cmd
+    return subprocess.run(cmd, capture_output=True, text=True, cwd=cwd, timeout=600)
+
+
+@pytest.fixture(scope="module")
+def case(tmp_path_factory):
+    path = tmp_path_factory.mktemp("par") / "case.toml"
+    path.write_text(CASE)
+    return path
+
+
+@pytest.fixture(scope="module")
+def serial_run(case):
+    out = case.parent / "serial"
+    proc = stochplan("plan", case, "--out", out, "-q")
+    assert proc.returncode == 0, proc.stderr
+    return out
+
+
+def read(out):
+    return json.loads((out / "results.json").read_text()), pd.read_csv(out / "convergence.csv")
+
+
+def test_longest_processing_time_assignment_by_hand():
+    # times 5, 4, 3, 3, 2 on 2 ranks: 5→r0, 4→r1, 3→r1 (4 < 5), 3→r0 (8 vs 7 → r1? no: loads 5, 7 → r0), 2→r1
+    assert assign_days(np.array([5.0, 4.0, 3.0, 3.0, 2.0]), 2).tolist() == [0, 1, 1, 0, 1]
+    assert assign_days(np.ones(5), 1).tolist() == [0] * 5
+
+
+def test_collectives_serial_stand_in():
+    check_collectives(SerialComm())
+
+
+def test_collectives_under_mpiexec():
+    proc = subprocess.run([str(MPIEXEC), "-n", "2", sys.executable, str(HERE / "collectives.py")],
+                          capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.strip() == "OK mpi 2"
+
+
+def test_one_and_two_ranks_give_the_same_run(case, serial_run):
+    out = case.parent / "two"
+    proc = stochplan("plan", case, "--out", out, "-q", ranks=2)
+    assert proc.returncode == 0, proc.stderr
+    one, conv1 = read(serial_run)
+    two, conv2 = read(out)
+    assert two["timings_s"]["ranks"] == 2 and one["timings_s"]["ranks"] == 1
+    assert one["benders"] == two["benders"]                  # iterations, bounds, gap: bit for bit
+    assert one["storage"] == two["storage"] and one["chargers"] == two["chargers"]
+    cols = ["iteration", "lower_bound", "upper_bound", "gap"]
+    pd.testing.assert_frame_equal(conv1[cols], conv2[cols])
+    assert sorted(p.name for p in out.iterdir()) == sorted(p.name for p in serial_run.iterdir())
+
+
+def test_stop_resume_reaches_the_same_optimum(case, serial_run):
+    out = case.parent / "resumed"
+    stopped = stochplan("plan", case, "--out", out, "--stop-after", "2", ranks=2)
+    assert stopped.returncode == 4
+    assert "--resume" in stopped.stderr and (out / "checkpoint.json").is_file()
+    assert not (out / "results.json").exists()
+    state = json.loads((out / "checkpoint.json").read_text())["state"]
+    assert state["iteration"] == 2 and len(state["priced"]) == 3
+    resumed = stochplan("plan", case, "--resume", out, "-q")
+    assert resumed.returncode == 0, resumed.stderr
+    full, conv_full = read(serial_run)
+    again, conv_again = read(out)
+    assert again["benders"] == full["benders"]
+    assert again["storage"] == full["storage"] and again["chargers"] == full["chargers"]
+    pd.testing.assert_frame_equal(conv_full[["iteration", "lower_bound", "upper_bound"]],
+                                  conv_again[["iteration", "lower_bound", "upper_bound"]])
+
+
+def test_a_failed_solve_on_one_rank_stops_the_job(case, serial_run):
+    out = case.parent / "failing"
+    # fail one day's 3rd solve (iteration 2), after the re-assignment from measured times
+    day = json.loads((serial_run / "results.json").read_text())["scenarios"][3]["day"]
+    proc = stochplan(day, 3, "--", "plan", case, "--out", out, ranks=2, script=HERE / "fail_on_rank.py")
+    assert proc.returncode == 3, proc.stderr
+    assignment = re.findall(r"rank (\d): days \[([^\]]*)\]", proc.stderr.split("re-assigned")[1].splitlines()[0])
+    owner = next(int(r) for r, days in assignment if str(day) in days.split(", "))
+    assert f"solver failure: day {day} on rank {owner}: solver status" in proc.stderr
+    assert "NumericalError (injected by the test)" in proc.stderr      # in rank 0's line or the failing rank's
+    state = json.loads((out / "checkpoint.json").read_text())["state"]
+    assert state["iteration"] == 1                   # the last completed iteration, intact
+    assert not (out / "results.json").exists()
+
+
+def test_dry_run_prints_the_assignment(case):
+    proc = stochplan("plan", case, "--dry-run", ranks=2)
+    assert proc.returncode == 0, proc.stderr
+    assert "2 rank(s)" in proc.stdout and "rank 0: days" in proc.stdout and "rank 1: days" in proc.stdout
+    assert not (case.parent / "results").exists()
