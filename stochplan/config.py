@@ -77,6 +77,17 @@ class PricesConfig:
 class PVUnit:
     bus: int
     capacity_mw: float
+    profile: str = ""                         # PV profile name (year scenarios)
+
+
+@dataclass(frozen=True)
+class ProfilesConfig:
+    """Where a year of profiles comes from and which profile each bus follows (scenarios.source = "year")."""
+    source: str = "simbench"                  # "simbench" | "csv"
+    simbench_grid: str = "1-LV-rural1--0-sw"
+    csv: str = ""                             # path, relative to the case file
+    default_load_profile: str = "H0-B"
+    load_profile_buses: tuple[tuple[str, tuple[int, ...]], ...] = ()   # (profile, buses) pairs
 
 
 @dataclass(frozen=True)
@@ -134,10 +145,14 @@ class ExplicitDay:
 
 @dataclass(frozen=True)
 class ScenarioConfig:
-    source: str = "synthetic"                 # "synthetic" | "explicit"
+    source: str = "synthetic"                 # "synthetic" | "explicit" | "year"
     days: int = 6                             # `count` in the case file (synthetic days)
     seed: int = 0
     explicit: tuple[ExplicitDay, ...] = ()
+    k: int = 10                               # representative days (year)
+    metric: str = "euclidean"
+    normalisation: str = "zscore"             # "zscore" | "minmax"
+    backend: str = "kmedoids"                 # "kmedoids" | "sklearn_extra"
 
 
 @dataclass(frozen=True)
@@ -167,6 +182,7 @@ class Case:
     model: ModelConfig
     prices: PricesConfig
     pv: tuple[PVUnit, ...]
+    profiles: ProfilesConfig
     storage: StorageConfig
     chargers: ChargerConfig
     ev: EVConfig
@@ -335,8 +351,23 @@ def case_from_dict(data: dict[str, Any], path: Path) -> Case:
 
     pv = []
     for t in root.tables("pv"):
-        pv.append(PVUnit(bus=int(t.number("bus", integer=True, lo=0)), capacity_mw=t.number("capacity_mw", lo=0)))
+        pv.append(PVUnit(bus=int(t.number("bus", integer=True, lo=0)), capacity_mw=t.number("capacity_mw", lo=0),
+                         profile=t.text("profile", "")))
         t.done()
+
+    s = root.table("profiles")
+    mapping = s.table("load_profile_buses")
+    pairs = tuple((name, mapping.ints(name)) for name in list(mapping.data))
+    mapping.done()
+    csv = s.text("csv", "")
+    profiles = ProfilesConfig(source=s.text("source", "simbench", ("simbench", "csv")),
+                              simbench_grid=s.text("simbench_grid", "1-LV-rural1--0-sw"),
+                              csv=str((path.parent / csv).resolve()) if csv else "",
+                              default_load_profile=s.text("default_load_profile", "H0-B"),
+                              load_profile_buses=pairs)
+    s.done()
+    if profiles.source == "csv" and not profiles.csv:
+        raise InputError("profiles.csv", "source = 'csv' needs the path of the profile CSV")
 
     s = root.table("storage")
     storage = StorageConfig(
@@ -395,14 +426,18 @@ def case_from_dict(data: dict[str, Any], path: Path) -> Case:
     s.done()
 
     s = root.table("scenarios")
-    source_kind = s.text("source", "synthetic", ("synthetic", "explicit"))
+    source_kind = s.text("source", "synthetic", ("synthetic", "explicit", "year"))
     explicit = []
     for i, t in enumerate(s.tables("day")):
         explicit.append(ExplicitDay(day=t.number("day", i, integer=True, lo=0), weight=t.number("weight", lo=0),
                                     load_scale=t.series("load_scale", lo=0), pv_scale=t.series("pv_scale", [0.0], lo=0)))
         t.done()
     scenarios = ScenarioConfig(source=source_kind, days=s.number("count", 6, lo=1, integer=True),
-                               seed=s.number("seed", 0, lo=0, integer=True), explicit=tuple(explicit))
+                               seed=s.number("seed", 0, lo=0, integer=True), explicit=tuple(explicit),
+                               k=s.number("k", 10, lo=1, integer=True),
+                               metric=s.text("metric", "euclidean", ("euclidean", "cityblock", "chebyshev")),
+                               normalisation=s.text("normalisation", "zscore", ("zscore", "minmax")),
+                               backend=s.text("backend", "kmedoids", ("kmedoids", "sklearn_extra")))
     s.done()
     if source_kind == "explicit" and not explicit:
         raise InputError("scenarios.day", "source = 'explicit' needs at least one [[scenarios.day]] table")
@@ -426,5 +461,5 @@ def case_from_dict(data: dict[str, Any], path: Path) -> Case:
     root.done()
 
     return Case(name=name, path=path, network=network, time=time, model=model, prices=prices, pv=tuple(pv),
-                storage=storage, chargers=chargers, ev=ev, scenarios=scenarios, investment=investment,
+                profiles=profiles, storage=storage, chargers=chargers, ev=ev, scenarios=scenarios, investment=investment,
                 benders=benders)

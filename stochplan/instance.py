@@ -26,7 +26,8 @@ class Instance:
     first: FirstStage
 
 
-def build_instance(case: Case) -> Instance:
+def build_instance(case: Case, k: int | None = None, days: list | None = None) -> Instance:
+    """`k` overrides scenarios.k; `days` replaces the case's days (e.g. every day of the year)."""
     ref = build_ref(load_net(case.network.source), case.network, case.name)
     pv_bus = np.array([ref.bus_index(f"pv[{i}].bus", u.bus) for i, u in enumerate(case.pv)], dtype=int)
     storage_bus = np.array([ref.bus_index(f"storage.candidates[{i}]", b)
@@ -36,6 +37,6 @@ def build_instance(case: Case) -> Instance:
     for name, idx in (("storage.candidates", storage_bus), ("chargers.stations", station_bus), ("pv", pv_bus)):
         if np.any(idx == 0):
             raise InputError(name, f"bus {ref.bus_ids[0]} is the substation; place devices on feeder buses")
-    days = build_days(case, ref, pv_bus, station_bus)
+    days = build_days(case, ref, k) if days is None else days
     return Instance(case=case, ref=ref, days=days, pv_bus=pv_bus, storage_bus=storage_bus,
                     station_bus=station_bus, first=first_stage(case))

@@ -19,8 +19,8 @@ def test_storage_arbitrage_by_hand(two_bus, tmp_path):
     # import = (2 MW, 0 MW) → 12 h · (10 · 2 + 50 · 0) = 240 EUR; without storage 12 · (10 + 50) = 720 EUR.
     inst = instance_of(storage_case(two_bus, siting="fixed", fixed_sites=[1]), tmp_path)
     model = build_operation(inst, inst.days[0])
-    assert solve_day(model, np.array([12.0, 1.0])).cost_eur == pytest.approx(240.0, rel=1e-6)
-    assert solve_day(model, np.array([0.0, 0.0])).cost_eur == pytest.approx(720.0, rel=1e-6)
+    assert solve_day(model, np.array([12.0, 1.0])).cost_eur == pytest.approx(240.0, abs=0.01)
+    assert solve_day(model, np.array([0.0, 0.0])).cost_eur == pytest.approx(720.0, abs=0.01)
 
 
 def test_storage_efficiency_model_by_hand(two_bus, tmp_path):
@@ -31,7 +31,7 @@ def test_storage_efficiency_model_by_hand(two_bus, tmp_path):
     data["model"]["storage_model"] = "efficiency"
     inst = instance_of(data, tmp_path)
     cost = solve_day(build_operation(inst, inst.days[0]), np.array([12.0, 1.0])).cost_eur
-    assert cost == pytest.approx(12 * (10 * 2 + 50 * (1 - 0.81)), rel=1e-6)
+    assert cost == pytest.approx(12 * (10 * 2 + 50 * (1 - 0.81)), abs=0.01)
 
 
 def test_benders_sizes_storage_by_hand(two_bus, tmp_path):
@@ -49,8 +49,8 @@ def test_benders_sizes_storage_by_hand(two_bus, tmp_path):
     assert inst.case.model.capacity_floor == 1e-3
     res = solve_benders(inst, tol=1e-6)
     assert res.converged
-    assert res.upper_bound == pytest.approx(221_600.0 - 248.0, rel=1e-6)
-    assert res.lower_bound == pytest.approx(221_600.0 - 248.0, rel=1e-6)
+    assert res.upper_bound == pytest.approx(221_600.0 - 248.0, rel=1e-5)
+    assert res.lower_bound == pytest.approx(221_600.0 - 248.0, rel=1e-5)
     assert res.x == pytest.approx([12.0 - 0.024, 1.0 - 0.002], abs=1e-5)
     assert res.y == pytest.approx([1.0])
 

@@ -17,7 +17,7 @@ from ..instance import Instance
 from ..result import PlanResult
 from ..solvers import solve_conic
 from .master import DAYS_PER_YEAR
-from .operation import KEUR, build_operation, read_solution
+from .operation import OBJ_SCALE, build_operation, read_solution
 
 
 def first_stage_constraints(x, y, fs):
@@ -45,12 +45,12 @@ def solve_extensive(inst: Instance):
     weights = np.array([d.weight for d in inst.days])
     investment = fs.cost_x @ x + (fs.cost_y @ y if fs.n_storage else 0)
     operation = sum(w * cp.sum(list(m.cost.values())) for w, m in zip(weights, models))
-    objective = KEUR * investment + DAYS_PER_YEAR * operation
+    objective = OBJ_SCALE * investment + DAYS_PER_YEAR * operation
     cons = first_stage_constraints(x, y, fs) + [c for m in models for c in m.problem.constraints]
     problem = cp.Problem(cp.Minimize(objective), cons)
     build_s = time.perf_counter() - start
     solve_conic(problem, "extensive form")
-    value = float(problem.value) / KEUR
+    value = float(problem.value) / OBJ_SCALE
     x_val = np.clip(np.asarray(x.value).reshape(-1), 0.0, fs.x_max) if fs.n_x else np.zeros(0)
     y_val = np.asarray(y.value).reshape(-1) if fs.n_storage else np.zeros(0)
     sols = [read_solution(m) for m in models]

@@ -11,7 +11,8 @@ year, each with weight 1/days. For day d with season s = cos(2π(d − 172)/365)
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from pathlib import Path
 
 import numpy as np
 
@@ -64,40 +65,97 @@ def _pv_shape(h: np.ndarray, season: float) -> np.ndarray:
     return np.where((phase > 0) & (phase < 1), np.sin(np.pi * np.clip(phase, 0, 1)), 0.0) ** 1.5
 
 
-def build_days(case: Case, ref: Ref, pv_idx: np.ndarray, station_idx: np.ndarray) -> list[Day]:
-    steps = case.time.steps_per_day
-    dt = 24.0 / steps
-    clock = (case.time.horizon_start_h + dt * np.arange(steps)) % 24.0
-    buy = per_step(case.prices.buy_eur_per_mwh, clock, "prices.buy_eur_per_mwh")
-    sell = per_step(case.prices.sell_eur_per_mwh, clock, "prices.sell_eur_per_mwh")
-    carbon = per_step(case.prices.carbon_t_per_mwh, clock, "prices.carbon_t_per_mwh")
-    bad = np.flatnonzero(sell > buy + carbon * case.prices.carbon_price_eur_per_t + 1e-9)
-    if bad.size:
-        raise InputError(f"prices.sell_eur_per_mwh[{bad[0]}]", "exceeds the buy price plus carbon cost at that step; "
-                                                                "buying to sell again would be unbounded")
-    pv_cap = np.array([u.capacity_mw for u in case.pv])
-    pq_ratio = np.divide(ref.load_q_pu, ref.load_p_pu, out=np.zeros(ref.n_bus), where=ref.load_p_pu > 0)
-    base_p = ref.load_p_pu * ref.base_mva
+@dataclass(frozen=True)
+class Year:
+    """Every day of the profile year (weights 1/N) and, when reduced, the representatives."""
+    days: list[Day]
+    reduction: "Reduction | None" = None
 
-    def make(day, weight, load_scale, pv_scale, seed):
+    def representatives(self) -> list[Day]:
+        if self.reduction is None:
+            return self.days
+        return [replace(self.days[m], weight=float(w))
+                for m, w in zip(self.reduction.medoids, self.reduction.weights)]
+
+
+class _DayMaker:
+    """Turns per-day load and PV scales into a Day: prices, carbon and EV sessions are added here."""
+
+    def __init__(self, case: Case, ref: Ref):
+        steps = case.time.steps_per_day
+        self.case, self.ref, self.steps, self.dt = case, ref, steps, 24.0 / steps
+        self.clock = (case.time.horizon_start_h + self.dt * np.arange(steps)) % 24.0
+        self.buy = per_step(case.prices.buy_eur_per_mwh, self.clock, "prices.buy_eur_per_mwh")
+        self.sell = per_step(case.prices.sell_eur_per_mwh, self.clock, "prices.sell_eur_per_mwh")
+        self.carbon = per_step(case.prices.carbon_t_per_mwh, self.clock, "prices.carbon_t_per_mwh")
+        bad = np.flatnonzero(self.sell > self.buy + self.carbon * case.prices.carbon_price_eur_per_t + 1e-9)
+        if bad.size:
+            raise InputError(f"prices.sell_eur_per_mwh[{bad[0]}]", "exceeds the buy price plus carbon cost at that "
+                                                                    "step; buying to sell again would be unbounded")
+        self.pv_cap = np.array([u.capacity_mw for u in case.pv])
+        self.pq_ratio = np.divide(ref.load_q_pu, ref.load_p_pu, out=np.zeros(ref.n_bus), where=ref.load_p_pu > 0)
+        self.base_p = ref.load_p_pu * ref.base_mva
+
+    def __call__(self, day: int, weight: float, load_scale, pv_scale, seed) -> Day:
+        case = self.case
         rng = np.random.default_rng(seed)
         fleets = [sample_sessions(st.evs, rng, horizon_start_h=case.time.horizon_start_h, horizon_h=24.0,
                                   battery_kwh=case.ev.battery_kwh, charger_kw=case.ev.charger_kw,
                                   efficiency=case.ev.efficiency, target_soc=case.ev.target_soc,
                                   controllable_share=case.ev.controllable_share)
                   for st in case.chargers.stations]
-        load_p = base_p[:, None] * load_scale
-        ev = station_profiles(fleets, steps, dt)
-        return Day(day=day, weight=weight, dt_h=dt, clock_h=clock, load_p_mw=load_p,
-                   load_q_mvar=load_p * pq_ratio[:, None], pv_avail_mw=pv_cap[:, None] * pv_scale,
-                   buy_eur_per_mwh=buy, sell_eur_per_mwh=sell, carbon_t_per_mwh=carbon, ev=ev)
+        load_p = self.base_p[:, None] * load_scale
+        return Day(day=day, weight=weight, dt_h=self.dt, clock_h=self.clock, load_p_mw=load_p,
+                   load_q_mvar=load_p * self.pq_ratio[:, None],
+                   pv_avail_mw=(self.pv_cap[:, None] * pv_scale).reshape(len(self.pv_cap), self.steps),
+                   buy_eur_per_mwh=self.buy, sell_eur_per_mwh=self.sell, carbon_t_per_mwh=self.carbon,
+                   ev=station_profiles(fleets, self.steps, self.dt))
 
+
+def year_of_days(case: Case, ref: Ref, k: int | None = None) -> Year:
+    """Every day of the profile year; reduced to `k` (default: scenarios.k) representatives by K-Medoids."""
+    from .profiles import csv_profiles, daily_windows, resample, simbench_profiles
+    from .reduction import features, reduce_days
+
+    pc, sc = case.profiles, case.scenarios
+    table = simbench_profiles(pc.simbench_grid) if pc.source == "simbench" else csv_profiles(Path(pc.csv))
+    table = resample(table, case.time.steps_per_day)
+    names = list(table.columns)
+
+    def column(name: str, field: str) -> int:
+        if name not in names:
+            raise InputError(field, f"profile '{name}' is not in the profiles ({', '.join(names)})")
+        return names.index(name)
+
+    bus_profile = np.full(ref.n_bus, column(pc.default_load_profile, "profiles.default_load_profile"))
+    for name, buses in pc.load_profile_buses:
+        for i, bus in enumerate(buses):
+            bus_profile[ref.bus_index(f"profiles.load_profile_buses.{name}[{i}]", bus)] = \
+                column(name, f"profiles.load_profile_buses.{name}")
+    pv_profile = [column(u.profile, f"pv[{i}].profile") for i, u in enumerate(case.pv)]
+    windows, day_ids = daily_windows(table, case.time.steps_per_day, case.time.horizon_start_h)
+    make = _DayMaker(case, ref)
+    days = [make(d, 1.0 / len(day_ids), windows[d][:, bus_profile].T, windows[d][:, pv_profile].T,
+                 [sc.seed, d]) for d in day_ids]
+    k = sc.k if k is None else k
+    x = features([np.array([d.load_p_mw.sum(0) for d in days]), np.array([d.pv_avail_mw.sum(0) for d in days]),
+                  np.array([d.ev.energy_required_mwh.sum() for d in days])[:, None],
+                  np.array([d.buy_eur_per_mwh for d in days])], sc.normalisation)
+    return Year(days=days, reduction=reduce_days(x, k, sc.metric, sc.seed, sc.backend))
+
+
+def build_days(case: Case, ref: Ref, k: int | None = None) -> list[Day]:
+    """The days a plan is made on: synthetic, explicit, or the K representatives of a year."""
     sc = case.scenarios
-    days = []
+    if sc.source == "year":
+        return year_of_days(case, ref, k).representatives()
+    make = _DayMaker(case, ref)
+    steps = case.time.steps_per_day
     if sc.source == "explicit":
         total = sum(d.weight for d in sc.explicit)
         if total <= 0:
             raise InputError("scenarios.day", "weights sum to 0; give positive weights")
+        days = []
         for i, d in enumerate(sc.explicit):
             for name, series in (("load_scale", d.load_scale), ("pv_scale", d.pv_scale)):
                 if len(series) not in (1, steps):
@@ -106,14 +164,14 @@ def build_days(case: Case, ref: Ref, pv_idx: np.ndarray, station_idx: np.ndarray
                              np.broadcast_to(d.pv_scale, (steps,)), sc.seed + d.day))
         return days
 
+    days = []
     for i in range(sc.days):
         day = int((i + 0.5) * 365 / sc.days)
         rng = np.random.default_rng([sc.seed, day])
         season = np.cos(2 * np.pi * (day - 172) / 365)
         weekend = day % 7 in (5, 6)
-        shape = _residential_shape(clock, weekend) * (1 - 0.1 * season)
+        shape = _residential_shape(make.clock, weekend) * (1 - 0.1 * season)
         noise = rng.normal(1.0, 0.05, size=(ref.n_bus, 1))
-        pv = _pv_shape(clock, season) * (0.6 + 0.3 * season) * rng.uniform(0.4, 1.0)
-        d = make(day, 1.0 / sc.days, shape[None, :] * noise, pv, [sc.seed, day, 1])
-        days.append(d)
+        pv = _pv_shape(make.clock, season) * (0.6 + 0.3 * season) * rng.uniform(0.4, 1.0)
+        days.append(make(day, 1.0 / sc.days, shape[None, :] * noise, pv, [sc.seed, day, 1]))
     return days

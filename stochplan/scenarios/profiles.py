@@ -1,0 +1,95 @@
+"""A year of profiles: SimBench's (shipped inside the `simbench` package) or a user CSV.
+
+A profile table has a regular DatetimeIndex and one column per profile type:
+- load profiles are multipliers of a bus's peak load (SimBench's household H0-*, agricultural L*-A,
+  commercial G*-A load profiles have a yearly maximum of 1);
+- PV profiles are output per unit of installed capacity.
+The table is resampled to the case's step by averaging power over each step (energy-preserving).
+"""
+from __future__ import annotations
+
+import logging
+import warnings
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from ..errors import InputError
+
+
+def simbench_profiles(grid_code: str) -> pd.DataFrame:
+    """Load and PV profiles of a SimBench grid (15 min, year 2016, local time), columns by profile name."""
+    logging.getLogger("pandapower").setLevel(logging.ERROR)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        import simbench
+
+        try:
+            net = simbench.get_simbench_net(grid_code)
+        except Exception as exc:   # simbench raises plain ValueError/KeyError for unknown codes
+            raise InputError("profiles.simbench_grid", f"'{grid_code}' is not a SimBench grid code ({exc})") from None
+    load = net.profiles["load"]
+    pv = net.profiles["renewables"]
+    index = pd.to_datetime(load["time"], format="%d.%m.%Y %H:%M")
+    columns = {c[: -len("_pload")]: load[c].to_numpy() for c in load.columns if c.endswith("_pload")}
+    columns.update({c: pv[c].to_numpy() for c in pv.columns if c.startswith("PV")})
+    return pd.DataFrame(columns, index=pd.DatetimeIndex(index, name="time"))
+
+
+def csv_profiles(path: Path) -> pd.DataFrame:
+    """A user CSV: a `time` column of timestamps, then one column per profile named `<profile> [pu]`.
+
+    Checked: timestamps parse, are strictly increasing and regular, cover whole days; every value is a
+    number, not NaN and not negative. Each problem is one error naming the file, column and row."""
+    field = f"profiles.csv ({path})"
+    if not Path(path).is_file():
+        raise InputError("profiles.csv", f"file '{path}' not found")
+    try:
+        table = pd.read_csv(path)
+    except Exception as exc:
+        raise InputError(field, f"is not a readable CSV ({exc})") from None
+    if "time" not in table.columns:
+        raise InputError(field, "needs a 'time' column of timestamps")
+    times = pd.to_datetime(table["time"], errors="coerce")
+    if times.isna().any():
+        row = int(np.flatnonzero(times.isna())[0])
+        raise InputError(f"{field}, column time, row {row + 2}", f"'{table['time'].iloc[row]}' is not a timestamp")
+    steps = np.diff(times.to_numpy()).astype("timedelta64[s]").astype(float)
+    if len(steps) == 0 or steps[0] <= 0 or (steps != steps[0]).any():
+        row = int(np.flatnonzero(steps != steps[0])[0]) + 3 if len(steps) and steps[0] > 0 else 3
+        raise InputError(f"{field}, column time, row {row}", "timestamps must be increasing at one regular step")
+    per_day = 86400.0 / steps[0]
+    if per_day != int(per_day) or len(times) % int(per_day) or times.iloc[0] != times.iloc[0].normalize():
+        raise InputError(f"{field}, column time", f"must cover whole days from midnight at one step "
+                                                  f"({len(times)} rows of {steps[0] / 60:g} min)")
+    columns = {}
+    for column in table.columns.drop("time"):
+        name, _, unit = column.partition(" [")
+        if unit.rstrip("]") not in ("pu", "p.u."):
+            raise InputError(f"{field}, column {column}", "header must give the unit, e.g. 'H0-A [pu]'")
+        values = pd.to_numeric(table[column], errors="coerce").to_numpy(dtype=float)
+        bad = np.flatnonzero(~np.isfinite(values) | (values < 0))
+        if bad.size:
+            raise InputError(f"{field}, column {column}, row {bad[0] + 2}",
+                             f"value '{table[column].iloc[bad[0]]}' is missing, not a number or negative")
+        columns[name.strip()] = values
+    return pd.DataFrame(columns, index=pd.DatetimeIndex(times, name="time"))
+
+
+def resample(table: pd.DataFrame, steps_per_day: int) -> pd.DataFrame:
+    """Mean power over each of the case's steps (energy-preserving); finer than the data is an error."""
+    step = pd.Timedelta(days=1) / steps_per_day
+    data_step = table.index[1] - table.index[0]
+    if step < data_step or step % data_step != pd.Timedelta(0):
+        raise InputError("time.steps_per_day", f"{steps_per_day} steps a day do not fit the profiles' "
+                                               f"{data_step} resolution; use a multiple of it")
+    return table.resample(step).mean()
+
+
+def daily_windows(table: pd.DataFrame, steps_per_day: int, start_h: float) -> tuple[np.ndarray, list[int]]:
+    """(days × steps × profiles) horizons starting at `start_h` each day, and each horizon's day of year."""
+    offset = int(round(start_h * steps_per_day / 24))
+    values = table.to_numpy()[offset:]
+    n_days = len(values) // steps_per_day
+    return values[: n_days * steps_per_day].reshape(n_days, steps_per_day, -1), list(range(n_days))
