@@ -1,4 +1,8 @@
-"""Command line: `stochplan plan [CASE.toml] [--out DIR] [--method benders|ef] [--tol] [--max-iter] [--time-limit]`.
+"""Command line.
+
+    stochplan plan [CASE.toml] [--out DIR] [--method benders|ef] [--k K] [--tol] [--max-iter] [--time-limit] ...
+    stochplan reduce [CASE.toml] [--k K] [--out DIR]
+    stochplan evaluate [CASE.toml] --plan DIR/results.json [--out DIR2]
 
 Exit codes: 0 done; 1 Benders stopped (iteration cap, time limit) above the tolerance, best plan written;
 2 bad input (one line naming the field, before any solve); 3 solver failure (with the solver's status);
@@ -27,6 +31,7 @@ def _parser() -> argparse.ArgumentParser:
     plan.add_argument("--out", help="output directory (default results/<case name>)")
     plan.add_argument("--method", choices=("benders", "ef"), default="benders",
                       help="Benders decomposition or the extensive form (siting relaxed unless fixed)")
+    plan.add_argument("--k", type=int, help="representative days (overrides scenarios.k; year scenarios)")
     plan.add_argument("--tol", type=float, help="relative Benders gap to stop at (default from case, 1e-4)")
     plan.add_argument("--max-iter", type=int, help="Benders iteration cap")
     plan.add_argument("--time-limit", type=float, help="Benders time limit [s]")
@@ -35,6 +40,18 @@ def _parser() -> argparse.ArgumentParser:
     plan.add_argument("--dry-run", action="store_true",
                       help="validate the case and print the rank/day assignment without solving")
     plan.add_argument("-q", "--quiet", action="store_true", help="log warnings only")
+
+    reduce = sub.add_parser("reduce", help="reduce the case's year of days to K representatives (K-Medoids)")
+    reduce.add_argument("case", nargs="?", help="case file (TOML); default scenarios/ieee33.toml")
+    reduce.add_argument("--k", type=int, help="representative days (default: scenarios.k)")
+    reduce.add_argument("--out", help="output directory (default results/<case name>-reduce)")
+    reduce.add_argument("-q", "--quiet", action="store_true")
+
+    evaluate = sub.add_parser("evaluate", help="solve every day of the year with a plan fixed (out of sample)")
+    evaluate.add_argument("case", nargs="?", help="case file (TOML); default scenarios/ieee33.toml")
+    evaluate.add_argument("--plan", required=True, help="results.json of `stochplan plan`")
+    evaluate.add_argument("--out", help="output directory (default results/<case name>-evaluate)")
+    evaluate.add_argument("-q", "--quiet", action="store_true")
     return parser
 
 
@@ -50,7 +67,7 @@ def main(argv: list[str] | None = None) -> int:
         logging.disable(logging.CRITICAL)
     logging.getLogger("pyomo").setLevel(logging.WARNING)
     try:
-        return _plan(args, comm)
+        return {"plan": _plan, "reduce": _reduce, "evaluate": _evaluate}[args.command](args, comm)
     except InputError as exc:
         if comm.rank == 0:
             print(f"stochplan: error: {exc}", file=sys.stderr)
@@ -74,13 +91,14 @@ def _plan(args, comm) -> int:
     if args.method == "ef" and comm.size > 1:
         raise InputError("--method", "the extensive form is one problem on one rank; run it without mpiexec")
     case = load_case(args.case or default_case_path())
+    _check_k(args.k, case)
 
     # Everything below the imports of the heavy stack; input is fully checked before the first solve.
     from .instance import build_instance
     from .report.results import write_results
     from .solvers import conic
 
-    inst = build_instance(case)
+    inst = build_instance(case, k=args.k)
     out = Path(args.out) if args.out else Path(args.resume) if args.resume else Path("results") / case.name
     if args.dry_run:
         from .decomposition.evaluator import DayEvaluator
@@ -124,6 +142,63 @@ def _plan(args, comm) -> int:
         log.warning("Benders stopped (%s) at gap %.2e above the tolerance; results are the best plan found",
                     res.stop_reason, res.gap)
         return 1
+    return 0
+
+
+def _check_k(k, case) -> None:
+    if k is not None and case.scenarios.source != "year":
+        raise InputError("--k", f"applies to year scenarios; this case has scenarios.source = "
+                                f"'{case.scenarios.source}'")
+    if k is not None and k < 1:
+        raise InputError("--k", f"must be ≥ 1, got {k}")
+
+
+def _year_case(args):
+    from .config import default_case_path, load_case
+
+    case = load_case(args.case or default_case_path())
+    if case.scenarios.source != "year":
+        raise InputError("scenarios.source", f"'{args.command}' needs a year of profiles: set source = 'year'")
+    return case
+
+
+def _reduce(args, comm) -> int:
+    from .network import build_ref, load_net
+    from .report.reduction import write_reduction
+    from .scenarios import year_of_days
+
+    case = _year_case(args)
+    _check_k(args.k, case)
+    year = year_of_days(case, build_ref(load_net(case.network.source), case.network, case.name), args.k)
+    if comm.rank != 0:
+        return 0
+    out = Path(args.out) if args.out else Path("results") / f"{case.name}-reduce"
+    sc = case.scenarios
+    summary = write_reduction(year, case.name, {"metric": sc.metric, "normalisation": sc.normalisation,
+                                                "backend": sc.backend, "seed": sc.seed}, out)
+    log.info("%d days → %d representatives; mean distance to medoid %.3f, max %.3f (relative to the year's "
+             "spread); wrote %s", summary["days"], summary["k"], summary["mean_distance_to_medoid"],
+             summary["max_distance_to_medoid"], out)
+    return 0
+
+
+def _evaluate(args, comm) -> int:
+    from .evaluation import plan_vector, run_evaluation
+    from .instance import build_instance
+    from .network import build_ref, load_net
+    from .scenarios import year_of_days
+
+    case = _year_case(args)
+    ref = build_ref(load_net(case.network.source), case.network, case.name)
+    inst = build_instance(case, days=year_of_days(case, ref).days)
+    plan_vector(inst, Path(args.plan))          # checks the plan before any solve
+    out = Path(args.out) if args.out else Path("results") / f"{case.name}-evaluate"
+    log.info("evaluating %s on %d days of the year on %d rank(s)", args.plan, len(inst.days), comm.size)
+    summary = run_evaluation(inst, Path(args.plan), out, comm)
+    if summary is not None:
+        log.info("out of sample %.2f EUR/year vs in sample %.2f (gap %+.3f %%); 95th-percentile day %.2f EUR; "
+                 "%.1f s; wrote %s", summary["out_of_sample_cost"], summary["in_sample_cost"],
+                 summary["gap_percent"], summary["p95_day_cost"], summary["seconds"], out)
     return 0
 
 

@@ -132,6 +132,7 @@ class EVConfig:
     target_soc: float = 1.0
     controllable_share: float = 0.5
     v2g: bool = False
+    sessions_csv: str = ""                    # real session records instead of sampling (year scenarios)
 
 
 @dataclass(frozen=True)
@@ -422,7 +423,9 @@ def case_from_dict(data: dict[str, Any], path: Path) -> Case:
         target_soc=s.number("target_soc", 1.0, lo=0, hi=1),
         controllable_share=s.number("controllable_share", 0.5, lo=0, hi=1),
         v2g=s.flag("v2g", False),
+        sessions_csv=str((path.parent / s.text("sessions_csv", "")).resolve()) if s.data.get("sessions_csv") else "",
     )
+    s.used.add("sessions_csv")
     s.done()
 
     s = root.table("scenarios")
@@ -439,6 +442,8 @@ def case_from_dict(data: dict[str, Any], path: Path) -> Case:
                                normalisation=s.text("normalisation", "zscore", ("zscore", "minmax")),
                                backend=s.text("backend", "kmedoids", ("kmedoids", "sklearn_extra")))
     s.done()
+    if ev.sessions_csv and source_kind != "year":
+        raise InputError("ev.sessions_csv", "real sessions need dated days: use scenarios.source = 'year'")
     if source_kind == "explicit" and not explicit:
         raise InputError("scenarios.day", "source = 'explicit' needs at least one [[scenarios.day]] table")
 

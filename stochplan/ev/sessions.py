@@ -46,3 +46,61 @@ def sample_sessions(n: int, rng: np.random.Generator, *, horizon_start_h: float,
     controllable = np.arange(n) < round(controllable_share * n)
     return Sessions(arrival, departure, p_max, np.minimum(to_target, deliverable), np.minimum(to_full, deliverable),
                     controllable)
+
+
+@dataclass(frozen=True)
+class SessionRecords:
+    """Real charging sessions read from a CSV, all stations, absolute times."""
+    bus: np.ndarray            # (n,) feeder bus of the station
+    plug_in: np.ndarray        # (n,) datetime64
+    plug_out: np.ndarray       # (n,) datetime64
+    energy_kwh: np.ndarray     # (n,) delivered
+
+    def on_day(self, bus: int, start: np.datetime64, horizon_h: float, p_max_mw: float, controllable_share: float,
+               room_factor: float = 1.0) -> Sessions:
+        """The sessions of one station plugged in during [start, start + horizon), times relative to start;
+        a session running past the horizon is cut there and its energy capped at what still fits."""
+        start = np.datetime64(start)
+        hours = lambda t: (t - start) / np.timedelta64(1, "h")  # noqa: E731
+        sel = (self.bus == bus) & (hours(self.plug_in) >= 0) & (hours(self.plug_in) < horizon_h)
+        arrival = hours(self.plug_in[sel])
+        departure = np.minimum(hours(self.plug_out[sel]), horizon_h)
+        p_max = np.full(sel.sum(), p_max_mw)
+        energy = np.minimum(self.energy_kwh[sel] / 1000.0, p_max * (departure - arrival))
+        n = len(arrival)
+        return Sessions(arrival, departure, p_max, energy, energy * room_factor,
+                        np.arange(n) < round(controllable_share * n))
+
+
+def read_sessions_csv(path, charger_kw: float) -> SessionRecords:
+    """CSV with columns `bus`, `plug_in`, `plug_out`, `energy_kwh`. Overnight sessions are fine (the dates
+    carry them). Impossible records — plug-out not after plug-in, energy above what the charger could deliver
+    in the session, negative or missing values — are rejected together: one error with their count and the
+    first rows."""
+    import pandas as pd
+
+    from ..errors import InputError
+
+    field = f"ev.sessions_csv ({path})"
+    try:
+        table = pd.read_csv(path)
+    except FileNotFoundError:
+        raise InputError("ev.sessions_csv", f"file '{path}' not found") from None
+    missing = {"bus", "plug_in", "plug_out", "energy_kwh"} - set(table.columns)
+    if missing:
+        raise InputError(field, f"missing columns {sorted(missing)}; need bus, plug_in, plug_out, energy_kwh")
+    plug_in = pd.to_datetime(table["plug_in"], errors="coerce")
+    plug_out = pd.to_datetime(table["plug_out"], errors="coerce")
+    energy = pd.to_numeric(table["energy_kwh"], errors="coerce")
+    bus = pd.to_numeric(table["bus"], errors="coerce")
+    hours = (plug_out - plug_in).dt.total_seconds() / 3600.0
+    reasons = pd.Series("", index=table.index)
+    reasons[plug_in.isna() | plug_out.isna()] = "unreadable time"
+    reasons[(reasons == "") & (bus.isna() | energy.isna() | (energy < 0))] = "missing or negative bus/energy"
+    reasons[(reasons == "") & ~(hours > 0)] = "plug-out not after plug-in"
+    reasons[(reasons == "") & (energy > charger_kw * hours + 1e-9)] = f"energy above {charger_kw:g} kW × duration"
+    bad = reasons[reasons != ""]
+    if len(bad):
+        examples = "; ".join(f"row {i + 2}: {r}" for i, r in bad.head(3).items())
+        raise InputError(field, f"{len(bad)} impossible records ({examples})")
+    return SessionRecords(bus.to_numpy(dtype=int), plug_in.to_numpy(), plug_out.to_numpy(), energy.to_numpy(float))

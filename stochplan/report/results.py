@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import shutil
 import tempfile
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
@@ -123,27 +124,36 @@ def plot_convergence(res: PlanResult, case_name: str, path: Path) -> None:
     plt.close(fig)
 
 
-def write_results(inst: Instance, res: PlanResult, out: Path, retries: int = 0) -> dict:
-    """Write everything into `out` atomically (temp dir + rename). → the results.json document."""
+@contextmanager
+def atomic_directory(out: Path, keep: tuple[str, ...] = ()):
+    """Yield a fresh temporary directory next to `out`; on success it replaces `out` whole (files named in
+    `keep` are carried over from the old `out`), on failure it is removed and `out` is untouched."""
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
-    doc = summarise(inst, res, retries)
     tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
     try:
-        (tmp / "results.json").write_text(json.dumps(doc, indent=2, default=_jsonable) + "\n")
-        convergence_table(res).to_csv(tmp / "convergence.csv", index=False)
-        for name, table in dispatch_tables(inst, res).items():
-            table.to_csv(tmp / name, index=False, float_format="%.6g")
-        if res.method == "benders":
-            plot_convergence(res, inst.case.name, tmp / "convergence.png")
-        if (out / "checkpoint.json").is_file():
-            shutil.copy2(out / "checkpoint.json", tmp / "checkpoint.json")
+        yield tmp
+        for name in keep:
+            if (out / name).is_file():
+                shutil.copy2(out / name, tmp / name)
         if out.exists():
             shutil.rmtree(out)
         tmp.rename(out)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
+
+
+def write_results(inst: Instance, res: PlanResult, out: Path, retries: int = 0) -> dict:
+    """Write everything into `out` atomically (temp dir + rename). → the results.json document."""
+    doc = summarise(inst, res, retries)
+    with atomic_directory(out, keep=("checkpoint.json",)) as tmp:
+        (tmp / "results.json").write_text(json.dumps(doc, indent=2, default=_jsonable) + "\n")
+        convergence_table(res).to_csv(tmp / "convergence.csv", index=False)
+        for name, table in dispatch_tables(inst, res).items():
+            table.to_csv(tmp / name, index=False, float_format="%.6g")
+        if res.method == "benders":
+            plot_convergence(res, inst.case.name, tmp / "convergence.png")
     return doc
 
 

@@ -15,10 +15,12 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 
 from ..config import Case
 from ..errors import InputError
 from ..ev import StationProfiles, sample_sessions, station_profiles
+from ..ev.sessions import read_sessions_csv
 from ..network import Ref
 
 
@@ -95,15 +97,20 @@ class _DayMaker:
         self.pv_cap = np.array([u.capacity_mw for u in case.pv])
         self.pq_ratio = np.divide(ref.load_q_pu, ref.load_p_pu, out=np.zeros(ref.n_bus), where=ref.load_p_pu > 0)
         self.base_p = ref.load_p_pu * ref.base_mva
+        self.records = read_sessions_csv(case.ev.sessions_csv, case.ev.charger_kw) if case.ev.sessions_csv else None
 
-    def __call__(self, day: int, weight: float, load_scale, pv_scale, seed) -> Day:
+    def __call__(self, day: int, weight: float, load_scale, pv_scale, seed, start=None) -> Day:
         case = self.case
-        rng = np.random.default_rng(seed)
-        fleets = [sample_sessions(st.evs, rng, horizon_start_h=case.time.horizon_start_h, horizon_h=24.0,
-                                  battery_kwh=case.ev.battery_kwh, charger_kw=case.ev.charger_kw,
-                                  efficiency=case.ev.efficiency, target_soc=case.ev.target_soc,
-                                  controllable_share=case.ev.controllable_share)
-                  for st in case.chargers.stations]
+        if self.records is not None:       # real sessions of the day's horizon, per station
+            fleets = [self.records.on_day(st.bus, start, 24.0, case.ev.charger_kw / 1000.0,
+                                          case.ev.controllable_share) for st in case.chargers.stations]
+        else:
+            rng = np.random.default_rng(seed)
+            fleets = [sample_sessions(st.evs, rng, horizon_start_h=case.time.horizon_start_h, horizon_h=24.0,
+                                      battery_kwh=case.ev.battery_kwh, charger_kw=case.ev.charger_kw,
+                                      efficiency=case.ev.efficiency, target_soc=case.ev.target_soc,
+                                      controllable_share=case.ev.controllable_share)
+                      for st in case.chargers.stations]
         load_p = self.base_p[:, None] * load_scale
         return Day(day=day, weight=weight, dt_h=self.dt, clock_h=self.clock, load_p_mw=load_p,
                    load_q_mvar=load_p * self.pq_ratio[:, None],
@@ -135,8 +142,10 @@ def year_of_days(case: Case, ref: Ref, k: int | None = None) -> Year:
     pv_profile = [column(u.profile, f"pv[{i}].profile") for i, u in enumerate(case.pv)]
     windows, day_ids = daily_windows(table, case.time.steps_per_day, case.time.horizon_start_h)
     make = _DayMaker(case, ref)
+    starts = table.index[0].normalize() + pd.to_timedelta(case.time.horizon_start_h, unit="h") \
+        + pd.to_timedelta(np.array(day_ids), unit="D")
     days = [make(d, 1.0 / len(day_ids), windows[d][:, bus_profile].T, windows[d][:, pv_profile].T,
-                 [sc.seed, d]) for d in day_ids]
+                 [sc.seed, d], start=starts[d].to_datetime64()) for d in day_ids]
     k = sc.k if k is None else k
     x = features([np.array([d.load_p_mw.sum(0) for d in days]), np.array([d.pv_avail_mw.sum(0) for d in days]),
                   np.array([d.ev.energy_required_mwh.sum() for d in days])[:, None],

@@ -1,0 +1,106 @@
+"""Out-of-sample evaluation: a plan fixed, every day of the profile year solved, the yearly cost compared
+with the plan's in-sample estimate. Days are spread over the ranks of the parallel layer; each rank
+builds, solves and drops its days one at a time (a year of models would not fit in memory together).
+"""
+from __future__ import annotations
+
+import json
+import logging
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+from .errors import InputError, SolverError
+from .formulations.master import DAYS_PER_YEAR
+from .formulations.operation import build_operation, solve_day
+from .instance import Instance
+from .parallel import SerialComm, assign_days
+
+log = logging.getLogger(__name__)
+
+
+def plan_vector(inst: Instance, plan_path: Path) -> tuple[np.ndarray, np.ndarray, float]:
+    """results.json → (x, y, its objective total). Every built asset must sit on a candidate of this case."""
+    try:
+        doc = json.loads(Path(plan_path).read_text())
+    except FileNotFoundError:
+        raise InputError("--plan", f"file '{plan_path}' not found") from None
+    except json.JSONDecodeError as exc:
+        raise InputError("--plan", f"'{plan_path}' is not JSON ({exc})") from None
+    fs = inst.first
+    e, p, c = (np.zeros(fs.n_storage), np.zeros(fs.n_storage), np.zeros(len(fs.station_buses)))
+    for i, s in enumerate(doc.get("storage", [])):
+        if s["bus"] not in fs.storage_buses:
+            raise InputError(f"--plan storage[{i}].bus", f"bus {s['bus']} is not a storage candidate of this case")
+        k = fs.storage_buses.index(s["bus"])
+        e[k], p[k] = s["energy_mwh"], s["power_mw"]
+    for i, ch in enumerate(doc.get("chargers", [])):
+        if ch["bus"] not in fs.station_buses:
+            raise InputError(f"--plan chargers[{i}].bus", f"bus {ch['bus']} is not a charger station of this case")
+        c[fs.station_buses.index(ch["bus"])] = ch["capacity_mw"]
+    x = np.concatenate([e, p, c])
+    if np.any(x < -1e-9) or np.any(x > fs.x_max + 1e-6):
+        raise InputError("--plan", "a planned size lies outside this case's bounds")
+    y = ((e > 0) | (p > 0)).astype(float)
+    return np.clip(x, 0, fs.x_max), y, float(doc["objective"]["total"])
+
+
+def evaluate_year(inst: Instance, x: np.ndarray, comm=None, progress: bool = True) -> np.ndarray:
+    """(days × 2): each day's operating cost and penalty [EUR/day], in day order (rank 0; None elsewhere)."""
+    comm = comm or SerialComm()
+    owners = assign_days(np.ones(len(inst.days)), comm.size)
+    mine = np.flatnonzero(owners == comm.rank)
+    rows = np.zeros((len(mine), 3))          # cost, penalty, failed
+    bar = None
+    if progress and comm.rank == 0:
+        from tqdm import tqdm
+        bar = tqdm(total=len(mine), desc=f"days on rank 0 of {comm.size}", unit="day", file=sys.stderr)
+    for i, d in enumerate(mine):
+        try:
+            sol = solve_day(build_operation(inst, inst.days[d]), x)
+            rows[i] = sol.cost_eur, sol.parts_eur.get("penalty", 0.0), 0.0
+        except SolverError as exc:
+            rows[i, 2] = 1.0
+            print(f"stochplan: rank {comm.rank}: {exc}", file=sys.stderr, flush=True)
+        if bar is not None:
+            bar.update()
+    if bar is not None:
+        bar.close()
+    table = comm.gather_rows(rows, owners)
+    if table is not None and (failed := np.flatnonzero(table[:, 2])).size:
+        d = int(failed[0])
+        raise SolverError(f"day {inst.days[d].day} on rank {owners[d]}", "not optimal", "see the message above")
+    return None if table is None else table[:, :2]
+
+
+def write_evaluation(inst: Instance, x, y, in_sample: float, costs: np.ndarray, out: Path, seconds: float) -> dict:
+    import pandas as pd
+
+    from .report.results import atomic_directory
+
+    fs = inst.first
+    investment = fs.annual_cost(x, y)
+    out_of_sample = investment + DAYS_PER_YEAR * float(costs[:, 0].mean())
+    summary = {"case": inst.case.name, "days": len(inst.days), "investment": investment,
+               "in_sample_cost": in_sample, "out_of_sample_cost": out_of_sample,
+               "gap_percent": 100.0 * (out_of_sample - in_sample) / abs(in_sample),
+               "p95_day_cost": float(np.percentile(costs[:, 0], 95)),
+               "mean_day_cost": float(costs[:, 0].mean()), "max_day_cost": float(costs[:, 0].max()),
+               "penalty_per_year": DAYS_PER_YEAR * float(costs[:, 1].mean()),
+               "currency": "EUR/year (day costs EUR/day)", "seconds": seconds}
+    with atomic_directory(out) as tmp:
+        pd.DataFrame({"day": [d.day for d in inst.days], "cost": costs[:, 0], "penalty": costs[:, 1]}).to_csv(
+            tmp / "days.csv", index=False, float_format="%.6f")
+        (tmp / "evaluation.json").write_text(json.dumps(summary, indent=2) + "\n")
+    return summary
+
+
+def run_evaluation(inst: Instance, plan: Path, out: Path, comm=None) -> dict | None:
+    x, y, in_sample = plan_vector(inst, plan)
+    t0 = time.perf_counter()
+    costs = evaluate_year(inst, x, comm)
+    if costs is None:
+        return None
+    return write_evaluation(inst, x, y, in_sample, costs, out, time.perf_counter() - t0)
