@@ -2,7 +2,8 @@
 
     python benchmarks/scaling.py [CASE.toml] [--k 20] [--max-iter 12] [--ranks 1,2]
 
-The case (default scenarios/ieee33.toml) is re-run with K synthetic days. Runs are identical by design
+The case (default scenarios/ieee33.toml) is planned on K representative days (`--k` for a year case;
+`count` for a synthetic one). Runs are identical by design
 (same iterations and bounds), so the ratios compare the same work. Reported per rank count:
 subproblem-phase wall time on rank 0 (pricing plans, including waiting for the other ranks), end-to-end
 wall time of the command (start-up included), and load balance = max/mean of the ranks' busy time.
@@ -19,7 +20,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from stochplan.config import default_case_path
+from stochplan.config import default_case_path, load_case
 
 
 def main() -> None:
@@ -31,19 +32,19 @@ def main() -> None:
     args = parser.parse_args()
 
     source = Path(args.case or default_case_path())
-    text = source.read_text()
-    text, n = re.subn(r"(?m)^count\s*=.*$", f"count = {args.k}", text)
-    assert n == 1, "the case needs a [scenarios] count line"
     work = Path(tempfile.mkdtemp(prefix="stochplan-scaling-"))
-    case = work / source.name
-    case.write_text(text)
+    year = load_case(source).scenarios.source == "year"
+    case = source
+    if not year:
+        case = work / source.name
+        case.write_text(re.sub(r"(?m)^count\s*=.*$", f"count = {args.k}", source.read_text()))
     mpiexec = Path(sys.executable).parent / "mpiexec"
 
     rows = []
     for ranks in (int(r) for r in args.ranks.split(",")):
         out = work / f"ranks{ranks}"
         cmd = [sys.executable, "-m", "stochplan", "plan", str(case), "--out", str(out), "-q",
-               "--max-iter", str(args.max_iter)]
+               "--max-iter", str(args.max_iter)] + (["--k", str(args.k)] if year else [])
         if ranks > 1:
             cmd = [str(mpiexec), "-n", str(ranks)] + cmd
         t0 = time.perf_counter()

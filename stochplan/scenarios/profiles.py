@@ -31,7 +31,10 @@ def simbench_profiles(grid_code: str) -> pd.DataFrame:
             raise InputError("profiles.simbench_grid", f"'{grid_code}' is not a SimBench grid code ({exc})") from None
     load = net.profiles["load"]
     pv = net.profiles["renewables"]
-    index = pd.to_datetime(load["time"], format="%d.%m.%Y %H:%M")
+    # The 35 136 quarter-hours of 2016 form a regular local-time series in which the daylight-saving shifts
+    # are absorbed; parsing the stamps would open a gap in March and a doubled hour in October.
+    first = pd.to_datetime(load["time"].iloc[0], format="%d.%m.%Y %H:%M")
+    index = pd.date_range(first, periods=len(load), freq="15min")
     columns = {c[: -len("_pload")]: load[c].to_numpy() for c in load.columns if c.endswith("_pload")}
     columns.update({c: pv[c].to_numpy() for c in pv.columns if c.startswith("PV")})
     return pd.DataFrame(columns, index=pd.DatetimeIndex(index, name="time"))
@@ -84,7 +87,12 @@ def resample(table: pd.DataFrame, steps_per_day: int) -> pd.DataFrame:
     if step < data_step or step % data_step != pd.Timedelta(0):
         raise InputError("time.steps_per_day", f"{steps_per_day} steps a day do not fit the profiles' "
                                                f"{data_step} resolution; use a multiple of it")
-    return table.resample(step).mean()
+    out = table.resample(step).mean()
+    if out.isna().any().any():
+        column = out.columns[out.isna().any()][0]
+        raise InputError(f"profiles, column {column}", f"has no data at {out.index[out[column].isna()][0]}; "
+                                                       "give a complete, regular series")
+    return out
 
 
 def daily_windows(table: pd.DataFrame, steps_per_day: int, start_h: float) -> tuple[np.ndarray, list[int]]:
