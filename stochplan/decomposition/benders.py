@@ -262,7 +262,8 @@ def solve_benders(inst: Instance, tol: float | None = None, max_iter: int | None
                       stop_reason=reason, history=s.history,
                       timings={"total_s": time.perf_counter() - run.start, "build_s": evaluator.build_s,
                                "master_s": s.master_s, "subproblems_s": s.sub_s,
-                               "subproblem_solver_s": evaluator.busy_s, "ranks": comm.size,
+                               "subproblem_busy_s": evaluator.busy_s, "subproblem_solver_s": evaluator.solver_s,
+                               "ranks": comm.size,
                                "solver_retries": int(np.sum(getattr(evaluator, "rank_retries", 0))),
                                "load_balance_max_over_mean": load_balance(evaluator)})
 

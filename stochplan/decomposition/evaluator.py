@@ -37,7 +37,8 @@ class DayEvaluator:
         self.owners = assign_days(np.ones(self.n_days), self.comm.size)
         self.models: dict[int, object] = {}
         self.build_s = 0.0
-        self.busy_s = 0.0              # this rank's time in its own solves
+        self.busy_s = 0.0              # this rank's time in its own solves (cvxpy and Clarabel)
+        self.solver_s = 0.0            # of which inside Clarabel
         self.day_s = np.zeros(self.n_days)
         self.last: dict[int, DaySolution] = {}   # this rank's solutions at the last priced plan
 
@@ -68,6 +69,7 @@ class DayEvaluator:
                     print(f"stochplan: rank {self.comm.rank}: {exc}", file=sys.stderr, flush=True)
                 continue
             rows[i, 0], rows[i, 1], rows[i, _META:] = sol.cost_eur, time.perf_counter() - t0, sol.gradient
+            self.solver_s += self.models[d].problem.solver_stats.solve_time or 0.0
             self.last[int(d)] = sol
         self.busy_s += rows[:, 1].sum()
         return rows

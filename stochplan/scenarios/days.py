@@ -1,7 +1,8 @@
-"""Build the operating days of a case: synthetic (documented shapes, seeded) or given in the case file.
+"""Build the operating days of a case: every day of a profile year reduced to K representatives
+(`source = "year"`, profiles.py and reduction.py), synthetic days, or days given in the case file.
+Prices, carbon intensity and EV sessions (sampled, or real records) are added to each day here.
 
-Synthetic days (until a real year of profiles lands): `scenarios.count` days spread evenly over the
-year, each with weight 1/days. For day d with season s = cos(2π(d − 172)/365) (1 at midsummer):
+Synthetic days: `scenarios.count` days spread evenly over the year, each with weight 1/days. For day d with season s = cos(2π(d − 172)/365) (1 at midsummer):
 - load = feeder peak load × residential shape (night 0.55, morning bump at 08:00, evening peak at
   19:00 = 1.0) × (1 − 0.1 s) × bus noise N(1, 0.05), weekends 10 % lower in the morning;
 - PV = capacity × sin shape over a daylight of 12 + 4 s hours centred on 13:00 × clear-sky peak
@@ -22,6 +23,8 @@ from ..errors import InputError
 from ..ev import StationProfiles, sample_sessions, station_profiles
 from ..ev.sessions import read_sessions_csv
 from ..network import Ref
+from .profiles import csv_profiles, daily_windows, resample, simbench_profiles
+from .reduction import Reduction, features, reduce_days
 
 
 @dataclass(frozen=True)
@@ -71,7 +74,7 @@ def _pv_shape(h: np.ndarray, season: float) -> np.ndarray:
 class Year:
     """Every day of the profile year (weights 1/N) and, when reduced, the representatives."""
     days: list[Day]
-    reduction: "Reduction | None" = None
+    reduction: Reduction | None = None
 
     def representatives(self) -> list[Day]:
         if self.reduction is None:
@@ -121,9 +124,6 @@ class _DayMaker:
 
 def year_of_days(case: Case, ref: Ref, k: int | None = None) -> Year:
     """Every day of the profile year; reduced to `k` (default: scenarios.k) representatives by K-Medoids."""
-    from .profiles import csv_profiles, daily_windows, resample, simbench_profiles
-    from .reduction import features, reduce_days
-
     pc, sc = case.profiles, case.scenarios
     table = simbench_profiles(pc.simbench_grid) if pc.source == "simbench" else csv_profiles(Path(pc.csv))
     table = resample(table, case.time.steps_per_day)
