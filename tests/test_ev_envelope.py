@@ -43,8 +43,11 @@ def test_sampled_sessions_follow_the_study_distributions():
                         efficiency=0.9, target_soc=1.0, controllable_share=0.3)
     arrival = s.arrival_h + 12.0
     departure = s.departure_h + 12.0 - 24.0
-    assert np.median(arrival) == pytest.approx(17.3 + 0.85 * -np.log(np.log(2)) * 1.0, abs=0.05)  # GEV ξ≈0
-    assert np.median(departure) == pytest.approx(7.67 * np.log(2) ** (1 / 21.83), abs=0.02)
+    q = np.array([0.1, 0.5, 0.9])
+    # the published distributions, written out here (not taken from the code under test)
+    xi, sigma, mu = -0.06, 0.85, 17.3                                  # GEV quantile: μ + σ((−ln q)^(−ξ) − 1)/ξ
+    assert np.quantile(arrival, q) == pytest.approx(mu + sigma * ((-np.log(q)) ** (-xi) - 1) / xi, abs=0.05)
+    assert np.quantile(departure, q) == pytest.approx(7.67 * (-np.log(1 - q)) ** (1 / 21.83), abs=0.02)
     required = s.e_required_mwh * 1e3 * 0.9 / 40.0        # back to the SOC gap
     assert np.mean(required) == pytest.approx(1 - 0.49, abs=0.01)
     assert s.controllable.mean() == pytest.approx(0.3)
