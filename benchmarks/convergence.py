@@ -30,7 +30,7 @@ def main() -> None:
     parser.add_argument("--max-iter", type=int, default=300)
     parser.add_argument("--variants", default="default,no-stabilisation,lp-phase")
     args = parser.parse_args()
-        logging.basicConfig(level=logging.WARNING)
+    logging.basicConfig(level=logging.WARNING)
 
     t0 = time.perf_counter()
     inst = build_instance(load_case(args.case or default_case_path()))
