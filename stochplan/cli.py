@@ -92,6 +92,9 @@ def _plan(args, comm) -> int:
         raise InputError("--method", "the extensive form is one problem on one rank; run it without mpiexec")
     case = load_case(args.case or default_case_path())
     _check_k(args.k, case)
+    if args.resume:
+        from .decomposition import checkpoint
+        checkpoint.load(Path(args.resume), checkpoint.case_fingerprint(case.path))   # a bad one stops here
 
     # Everything below the imports of the heavy stack; input is fully checked before the first solve.
     from .instance import build_instance

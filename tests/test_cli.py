@@ -129,3 +129,8 @@ def test_entry_point_exit_code_and_no_traceback(tmp_path):
                           capture_output=True, text=True)
     assert proc.returncode == 2
     assert proc.stderr.strip() == f"stochplan: error: CASE: file '{tmp_path / 'missing.toml'}' not found"
+
+
+def test_resume_without_a_checkpoint_is_an_input_error(tmp_path, capsys):
+    assert main(["plan", str(write_case(tmp_path)), "--resume", str(tmp_path / "nowhere")]) == 2
+    assert "--resume: no checkpoint.json in" in capsys.readouterr().err
