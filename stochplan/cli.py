@@ -37,6 +37,8 @@ def _parser() -> argparse.ArgumentParser:
     plan.add_argument("--time-limit", type=float, help="Benders time limit [s]")
     plan.add_argument("--resume", metavar="DIR", help="continue from DIR/checkpoint.json of an earlier run")
     plan.add_argument("--stop-after", type=int, metavar="N", help="stop after N iterations (checkpoint kept)")
+    plan.add_argument("--no-validate", action="store_true",
+                      help="skip the AC power-flow check of every planned step (pandapower runpp)")
     plan.add_argument("--dry-run", action="store_true",
                       help="validate the case and print the rank/day assignment without solving")
     plan.add_argument("-q", "--quiet", action="store_true", help="log warnings only")
@@ -133,7 +135,16 @@ def _plan(args, comm) -> int:
                   f"checkpoint in {out}/checkpoint.json; continue with: stochplan plan {case.path} --resume {out}",
                   file=sys.stderr)
             return EXIT_CODES[res.stop_reason]
-    doc = write_results(inst, res, out, retries=int(res.timings.get("solver_retries", conic.retry_count)))
+    validation = None
+    if not args.no_validate:
+        from .report.validation import summary, validate_plan
+        validation = validate_plan(inst, res)
+        v = summary(validation)
+        log.info("AC check of %d steps: max |V_ac − V_model| %.2e pu, max loading diff %.2e, %d violations, "
+                 "%d steps not converged", v["ac_steps"], v["ac_max_voltage_diff_pu"] or 0.0,
+                 v["ac_max_loading_diff"] or 0.0, v["ac_violations"], v["ac_nonconverged_steps"])
+    doc = write_results(inst, res, out, retries=int(res.timings.get("solver_retries", conic.retry_count)),
+                        validation=validation)
     obj = doc["objective"]
     log.info("total %.2f EUR/year (investment %.2f, operation %.2f, penalty %.2f); wrote %s",
              obj["total"], obj["investment"], obj["operation"], obj["penalty"], out)

@@ -307,7 +307,8 @@ def read_solution(model: DayModel) -> DaySolution:
         "v_pu": np.sqrt(np.maximum(v, 0.0)), "p_line_mw": var.P.value * base, "q_line_mvar": var.Q.value * base,
         "import_mw": var.p_buy.value * base, "export_mw": var.p_sell.value * base,
         "pv_mw": p_pv, "pv_avail_mw": day.pv_avail_mw, "shed_mw": var.shed.value * base,
-        "storage_p_mw": _value(var.p_st) * base, "storage_e_mwh": _value(var.e) * base,
+        "storage_p_mw": _value(var.p_st) * base, "storage_q_mvar": _value(var.q_st) * base,
+        "storage_e_mwh": _value(var.e) * base,
         "ev_p_mw": (_value(var.p_flex) + _value(var.p_unc)) * base,
     }
     if var.l is not None:

@@ -144,10 +144,16 @@ def atomic_directory(out: Path, keep: tuple[str, ...] = ()):
         raise
 
 
-def write_results(inst: Instance, res: PlanResult, out: Path, retries: int = 0) -> dict:
+def write_results(inst: Instance, res: PlanResult, out: Path, retries: int = 0,
+                  validation: pd.DataFrame | None = None) -> dict:
     """Write everything into `out` atomically (temp dir + rename). → the results.json document."""
     doc = summarise(inst, res, retries)
+    if validation is not None:
+        from .validation import summary
+        doc["metrics"].update(summary(validation))
     with atomic_directory(out, keep=("checkpoint.json",)) as tmp:
+        if validation is not None:
+            validation.to_csv(tmp / "validation.csv", index=False, float_format="%.6g")
         (tmp / "results.json").write_text(json.dumps(doc, indent=2, default=_jsonable) + "\n")
         convergence_table(res).to_csv(tmp / "convergence.csv", index=False)
         for name, table in dispatch_tables(inst, res).items():
