@@ -143,8 +143,12 @@ def _plan(args, comm) -> int:
         log.info("AC check of %d steps: max |V_ac − V_model| %.2e pu, max loading diff %.2e, %d violations, "
                  "%d steps not converged", v["ac_steps"], v["ac_max_voltage_diff_pu"] or 0.0,
                  v["ac_max_loading_diff"] or 0.0, v["ac_violations"], v["ac_nonconverged_steps"])
+    from .report.economics import baseline_solutions, economics
+    econ = economics(inst, res, baseline_solutions(inst, res))
+    log.info("against the baseline (%s): net benefit %.2f EUR/year, carbon %+.1f %%", econ["baseline_definition"],
+             econ["net_benefit"], -econ["carbon_reduction_percent"])
     doc = write_results(inst, res, out, retries=int(res.timings.get("solver_retries", conic.retry_count)),
-                        validation=validation)
+                        validation=validation, econ=econ)
     obj = doc["objective"]
     log.info("total %.2f EUR/year (investment %.2f, operation %.2f, penalty %.2f); wrote %s",
              obj["total"], obj["investment"], obj["operation"], obj["penalty"], out)

@@ -164,6 +164,11 @@ class InvestmentConfig:
 
 
 @dataclass(frozen=True)
+class EconomicsConfig:
+    upgrade_cost_eur_per_mw_year: float = 0.0   # value of deferring grid reinforcement, per MW of peak import cut
+
+
+@dataclass(frozen=True)
 class BendersConfig:
     tol: float = 1e-4
     max_iter: int = 100
@@ -190,6 +195,7 @@ class Case:
     scenarios: ScenarioConfig
     investment: InvestmentConfig
     benders: BendersConfig = field(default_factory=BendersConfig)
+    economics: EconomicsConfig = field(default_factory=EconomicsConfig)
 
 
 # --------------------------------------------------------------------------- field readers
@@ -455,6 +461,10 @@ def case_from_dict(data: dict[str, Any], path: Path) -> Case:
     )
     s.done()
 
+    s = root.table("economics")
+    economics = EconomicsConfig(upgrade_cost_eur_per_mw_year=s.number("upgrade_cost_eur_per_mw_year", 0.0, lo=0))
+    s.done()
+
     s = root.table("benders")
     benders = BendersConfig(tol=s.number("tol", 1e-4, lo=0, lo_open=True),
                             max_iter=s.number("max_iter", 100, lo=1, integer=True),
@@ -467,4 +477,4 @@ def case_from_dict(data: dict[str, Any], path: Path) -> Case:
 
     return Case(name=name, path=path, network=network, time=time, model=model, prices=prices, pv=tuple(pv),
                 profiles=profiles, storage=storage, chargers=chargers, ev=ev, scenarios=scenarios, investment=investment,
-                benders=benders)
+                benders=benders, economics=economics)

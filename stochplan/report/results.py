@@ -145,13 +145,22 @@ def atomic_directory(out: Path, keep: tuple[str, ...] = ()):
 
 
 def write_results(inst: Instance, res: PlanResult, out: Path, retries: int = 0,
-                  validation: pd.DataFrame | None = None) -> dict:
+                  validation: pd.DataFrame | None = None, econ: dict | None = None) -> dict:
     """Write everything into `out` atomically (temp dir + rename). → the results.json document."""
     doc = summarise(inst, res, retries)
     if validation is not None:
         from .validation import summary
         doc["metrics"].update(summary(validation))
+    if econ is not None:
+        from .economics import summary_markdown
+        doc["economics"] = econ
+        doc["metrics"].update(carbon_reduction_percent=econ["carbon_reduction_percent"],
+                              pv_utilisation_baseline=econ["baseline"]["pv_utilisation"],
+                              peak_line_loading_baseline=econ["baseline"]["peak_line_loading"],
+                              min_voltage_pu_baseline=econ["baseline"]["min_voltage_pu"])
     with atomic_directory(out, keep=("checkpoint.json",)) as tmp:
+        if econ is not None:
+            (tmp / "summary.md").write_text(summary_markdown(inst.case.name, doc, econ))
         if validation is not None:
             validation.to_csv(tmp / "validation.csv", index=False, float_format="%.6g")
         (tmp / "results.json").write_text(json.dumps(doc, indent=2, default=_jsonable) + "\n")
