@@ -78,8 +78,10 @@ def test_plan_writes_the_contract(tmp_path, capsys):
     conv = pd.read_csv(out / "convergence.csv")
     assert list(conv.columns[:6]) == ["iteration", "lower_bound", "upper_bound", "gap", "master_s", "subproblems_s"]
     assert len(conv) == doc["benders"]["iterations"] + 1
-    for name in ("dispatch_grid.csv", "dispatch_devices.csv", "voltages.csv", "convergence.png"):
-        assert (out / name).stat().st_size > 0
+    for name in ("dispatch_grid.csv", "dispatch_devices.csv", "voltages.csv", "validation.csv", "summary.md",
+                 "convergence.png", "feeder_map.png", "voltage_bands.png", "line_loading.png", "line_flows.png",
+                 "storage_energy.png", "ev_stations.png"):
+        assert (out / name).stat().st_size > 0, name
     assert not [p for p in tmp_path.iterdir() if p.name.startswith(".out.")]   # no temp dirs left behind
 
 

@@ -169,6 +169,8 @@ def write_results(inst: Instance, res: PlanResult, out: Path, retries: int = 0,
             table.to_csv(tmp / name, index=False, float_format="%.6g")
         if res.method == "benders":
             plot_convergence(res, inst.case.name, tmp / "convergence.png")
+        from .plots import plot_all
+        plot_all(inst, res, tmp)
     return doc
 
 

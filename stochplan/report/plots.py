@@ -1,0 +1,217 @@
+"""Pictures of a plan, each readable without the code: title with case and day, units, legend.
+
+feeder_map.png, voltage_bands.png, line_loading.png, line_flows.png, storage_energy.png,
+ev_stations.png (convergence.png lives with the results writer).
+"""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+
+from ..instance import Instance
+from ..network import load_net
+from ..result import PlanResult
+
+
+def _plt():
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    return plt
+
+
+def _grid(n: int, width: float = 3.4, height: float = 2.6):
+    plt = _plt()
+    cols = min(n, 5)
+    rows = int(np.ceil(n / cols))
+    fig, axes = plt.subplots(rows, cols, figsize=(width * cols, height * rows), sharex=True, sharey=True,
+                             squeeze=False)
+    for ax in axes.flat[n:]:
+        ax.axis("off")
+    return plt, fig, axes.flat
+
+
+def _hours(day):
+    return np.arange(day.steps) * day.dt_h
+
+
+def _ticks(ax, day):
+    x = _hours(day)
+    idx = np.arange(0, day.steps, max(1, day.steps // 4))
+    ax.set_xticks(x[idx], [f"{day.clock_h[i]:02.0f}h" for i in idx], fontsize=7)
+
+
+def _save(plt, fig, path):
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+
+
+def bus_positions(inst: Instance) -> np.ndarray:
+    """(N × 2) drawing coordinates: the feeder's geodata when every bus has it, else a tree layout."""
+    net = load_net(inst.case.network.source)
+    ref = inst.ref
+    if "geo" in net.bus and net.bus.geo.loc[ref.bus_ids].notna().all():
+        return np.array([json.loads(g)["coordinates"][:2] for g in net.bus.geo.loc[ref.bus_ids]])
+    depth = np.zeros(ref.n_bus)
+    for i in range(1, ref.n_bus):
+        depth[i] = depth[ref.parent[i]] + 1
+    order = np.zeros(ref.n_bus)
+    for d in np.unique(depth):
+        members = np.flatnonzero(depth == d)
+        order[members] = np.arange(len(members))
+    return np.column_stack([depth, -order])
+
+
+def feeder_map(inst: Instance, res: PlanResult, path: Path) -> None:
+    plt = _plt()
+    ref, fs = inst.ref, inst.first
+    xy = bus_positions(inst)
+    e, p, c = fs.split(res.x)
+    fig, ax = plt.subplots(figsize=(9, 6.5))
+    for j in range(1, ref.n_bus):
+        i = ref.parent[j]
+        ax.plot(xy[[i, j], 0], xy[[i, j], 1], color="0.6", lw=1.2, zorder=1)
+    ax.scatter(xy[:, 0], xy[:, 1], s=12, color="0.3", zorder=2, label="bus")
+    ax.scatter(*xy[0], s=120, marker="s", color="black", zorder=3, label="substation")
+    for i, bus in enumerate(ref.bus_ids):
+        ax.annotate(str(bus), xy[i], fontsize=6, xytext=(2, 2), textcoords="offset points", color="0.35")
+    if len(inst.pv_bus):
+        ax.scatter(xy[inst.pv_bus, 0], xy[inst.pv_bus, 1], s=90, marker="^", color="gold", edgecolor="k",
+                   zorder=4, label="PV")
+    built = (e > 1e-6) | (p > 1e-6)
+    if built.any():
+        where = inst.storage_bus[built]
+        ax.scatter(xy[where, 0], xy[where, 1], s=80 + 250 * e[built], color="tab:green", edgecolor="k", zorder=5,
+                   label="storage (area ∝ MWh)")
+        for k in np.flatnonzero(built):
+            ax.annotate(f"{e[k]:.2f} MWh / {p[k]:.2f} MW", xy[inst.storage_bus[k]], fontsize=8, color="tab:green",
+                        xytext=(6, -12), textcoords="offset points")
+    if len(c) and (c > 1e-6).any():
+        ax.scatter(xy[inst.station_bus, 0], xy[inst.station_bus, 1], s=80 + 600 * c, marker="D", color="tab:blue",
+                   edgecolor="k", zorder=5, label="EV chargers (area ∝ MW)")
+        for n, bus in enumerate(inst.station_bus):
+            ax.annotate(f"{c[n]:.2f} MW", xy[bus], fontsize=8, color="tab:blue", xytext=(6, 6),
+                        textcoords="offset points")
+    ax.set_title(f"{inst.case.name}: planned storage and charger capacity on the feeder")
+    ax.set_xticks([])
+    ax.set_yticks([])
+    ax.margins(0.12)
+    ax.legend(loc="best", fontsize=8, markerscale=0.5)
+    _save(plt, fig, path)
+
+
+def voltage_bands(inst: Instance, res: PlanResult, path: Path) -> None:
+    plt, fig, axes = _grid(len(inst.days))
+    ref = inst.ref
+    for ax, day, sol in zip(axes, inst.days, res.solutions):
+        v, x = sol.dispatch["v_pu"], _hours(day)
+        q = np.quantile(v[1:], [0.0, 0.05, 0.5, 0.95, 1.0], axis=0)
+        ax.fill_between(x, q[0], q[4], color="tab:blue", alpha=0.15, label="min–max over buses")
+        ax.fill_between(x, q[1], q[3], color="tab:blue", alpha=0.35, label="5–95 %")
+        ax.plot(x, q[2], color="tab:blue", lw=1.5, label="median")
+        ax.axhline(ref.v_min_pu, color="tab:red", ls="--", lw=0.8, label="limits")
+        ax.axhline(ref.v_max_pu, color="tab:red", ls="--", lw=0.8)
+        ax.set_title(f"day {day.day} (w = {day.weight:.3f})", fontsize=8)
+        _ticks(ax, day)
+    axes[0].set_ylabel("voltage [pu]")
+    axes[0].legend(fontsize=6)
+    fig.suptitle(f"{inst.case.name}: voltage across buses over each representative day")
+    _save(plt, fig, path)
+
+
+def _peak_day(inst: Instance, res: PlanResult) -> int:
+    key = "loading" if "loading" in res.solutions[0].dispatch else "p_line_mw"
+    return int(np.argmax([np.abs(s.dispatch[key]).max() for s in res.solutions]))
+
+
+def line_loading(inst: Instance, res: PlanResult, path: Path) -> None:
+    plt = _plt()
+    k = _peak_day(inst, res)
+    day, d = inst.days[k], res.solutions[k].dispatch
+    ref = inst.ref
+    loading = d["loading"] if "loading" in d else np.hypot(d["p_line_mw"], d["q_line_mvar"]) / ref.base_mva \
+        / ref.i_max_pu[:, None]
+    fig, ax = plt.subplots(figsize=(9, 0.18 * ref.n_line + 2))
+    im = ax.imshow(100 * loading, aspect="auto", cmap="viridis", interpolation="nearest")
+    ax.set_yticks(range(ref.n_line), [f"{ref.bus_ids[ref.parent[j + 1]]}→{ref.bus_ids[j + 1]}"
+                                      for j in range(ref.n_line)], fontsize=6)
+    idx = np.arange(0, day.steps, max(1, day.steps // 8))
+    ax.set_xticks(idx, [f"{day.clock_h[i]:02.0f}h" for i in idx], fontsize=7)
+    ax.set_xlabel("time of day")
+    ax.set_ylabel("branch (from bus → to bus)")
+    fig.colorbar(im, ax=ax, label="loading [% of rating]")
+    ax.set_title(f"{inst.case.name}: branch loading on day {day.day} (the day of peak loading)")
+    _save(plt, fig, path)
+
+
+def line_flows(inst: Instance, res: PlanResult, path: Path) -> None:
+    plt = _plt()
+    k = _peak_day(inst, res)
+    day, d = inst.days[k], res.solutions[k].dispatch
+    ref = inst.ref
+    fig, ax = plt.subplots(figsize=(9, 5))
+    colours = plt.cm.viridis(np.linspace(0, 1, ref.n_line))
+    for j in range(ref.n_line):
+        label = f"{ref.bus_ids[ref.parent[j + 1]]}→{ref.bus_ids[j + 1]}" if j < 6 else None
+        ax.plot(_hours(day), d["p_line_mw"][j], color=colours[j], lw=1, label=label)
+    _ticks(ax, day)
+    ax.set_xlabel("time of day")
+    ax.set_ylabel("active power flow [MW] (sending end)")
+    ax.set_title(f"{inst.case.name}: active power flow per branch on day {day.day}")
+    ax.legend(fontsize=7, title="branches (first 6 of colour scale)", title_fontsize=7)
+    _save(plt, fig, path)
+
+
+def storage_energy(inst: Instance, res: PlanResult, path: Path) -> None:
+    plt, fig, axes = _grid(len(inst.days))
+    ref = inst.ref
+    e_cap, _, _ = inst.first.split(res.x)
+    for ax, day, sol in zip(axes, inst.days, res.solutions):
+        e = sol.dispatch["storage_e_mwh"]
+        x = np.arange(day.steps + 1) * day.dt_h
+        for k, bus in enumerate(inst.storage_bus):
+            if e_cap[k] > 1e-6:
+                ax.plot(x, e[k], lw=1.5, label=f"bus {ref.bus_ids[bus]} ({e_cap[k]:.2f} MWh)")
+        ax.set_title(f"day {day.day}", fontsize=8)
+        _ticks(ax, day)
+    axes[0].set_ylabel("state of energy [MWh]")
+    axes[0].legend(fontsize=6)
+    fig.suptitle(f"{inst.case.name}: storage state of energy on each representative day")
+    _save(plt, fig, path)
+
+
+def ev_stations(inst: Instance, res: PlanResult, path: Path) -> None:
+    plt, fig, axes = _grid(len(inst.station_bus))
+    k = _peak_day(inst, res)
+    day, d = inst.days[k], res.solutions[k].dispatch
+    _, _, cap = inst.first.split(res.x)
+    floor = inst.case.model.capacity_floor * inst.first.x_max[2 * inst.first.n_storage:]
+    for n, ax in enumerate(list(axes)[: len(inst.station_bus)]):
+        x = _hours(day)
+        upper = day.ev.flex_p_max_mw[n] + day.ev.fixed_p_mw[n]
+        ax.fill_between(x, 0, upper, step="post", color="tab:blue", alpha=0.15, label="envelope power bound")
+        ax.step(x, day.ev.fixed_p_mw[n], where="post", color="tab:orange", lw=1, label="uncontrolled share")
+        ax.step(x, d["ev_p_mw"][n], where="post", color="tab:blue", lw=1.8, label="station power")
+        ax.axhline(cap[n] + floor[n], color="tab:red", ls="--", lw=0.8, label="charger capacity")
+        ax.set_title(f"bus {inst.ref.bus_ids[inst.station_bus[n]]}, day {day.day}", fontsize=8)
+        _ticks(ax, day)
+    axes[0].set_ylabel("power [MW]")
+    axes[0].legend(fontsize=6)
+    fig.suptitle(f"{inst.case.name}: EV station power against its aggregate region")
+    _save(plt, fig, path)
+
+
+PLOTS = {"feeder_map.png": feeder_map, "voltage_bands.png": voltage_bands, "line_loading.png": line_loading,
+         "line_flows.png": line_flows, "storage_energy.png": storage_energy, "ev_stations.png": ev_stations}
+
+
+def plot_all(inst: Instance, res: PlanResult, directory: Path) -> None:
+    for name, draw in PLOTS.items():
+        if name == "storage_energy.png" and not inst.first.n_storage:
+            continue
+        if name == "ev_stations.png" and not len(inst.station_bus):
+            continue
+        draw(inst, res, Path(directory) / name)
