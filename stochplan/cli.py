@@ -49,6 +49,12 @@ def _parser() -> argparse.ArgumentParser:
     reduce.add_argument("--out", help="output directory (default results/<case name>-reduce)")
     reduce.add_argument("-q", "--quiet", action="store_true")
 
+    study = sub.add_parser("study", help="plan the case at several controllable EV shares")
+    study.add_argument("case", nargs="?", help="case file (TOML); default scenarios/ieee33.toml")
+    study.add_argument("--controllable-share", default="0.2,0.5,0.8", help="comma-separated shares in [0, 1]")
+    study.add_argument("--out", help="output directory (default results/<case name>-study)")
+    study.add_argument("-q", "--quiet", action="store_true")
+
     evaluate = sub.add_parser("evaluate", help="solve every day of the year with a plan fixed (out of sample)")
     evaluate.add_argument("case", nargs="?", help="case file (TOML); default scenarios/ieee33.toml")
     evaluate.add_argument("--plan", required=True, help="results.json of `stochplan plan`")
@@ -69,7 +75,7 @@ def main(argv: list[str] | None = None) -> int:
         logging.disable(logging.CRITICAL)
     logging.getLogger("pyomo").setLevel(logging.WARNING)
     try:
-        return {"plan": _plan, "reduce": _reduce, "evaluate": _evaluate}[args.command](args, comm)
+        return {"plan": _plan, "reduce": _reduce, "evaluate": _evaluate, "study": _study}[args.command](args, comm)
     except InputError as exc:
         if comm.rank == 0:
             print(f"stochplan: error: {exc}", file=sys.stderr)
@@ -197,6 +203,26 @@ def _reduce(args, comm) -> int:
     log.info("%d days → %d representatives; mean distance to medoid %.3f, max %.3f (relative to the year's "
              "spread); wrote %s", summary["days"], summary["k"], summary["mean_distance_to_medoid"],
              summary["max_distance_to_medoid"], out)
+    return 0
+
+
+def _study(args, comm) -> int:
+    from .config import default_case_path, load_case
+    from .report.study import run_study
+
+    try:
+        shares = [float(v) for v in args.controllable_share.split(",")]
+    except ValueError:
+        raise InputError("--controllable-share", f"'{args.controllable_share}' is not a list of numbers") from None
+    bad = [v for v in shares if not 0 <= v <= 1]
+    if bad or not shares:
+        raise InputError("--controllable-share", f"shares must lie in [0, 1], got {bad or shares}")
+    if comm.size > 1:
+        raise InputError("study", "runs on one rank; run it without mpiexec")
+    case = load_case(args.case or default_case_path())
+    out = Path(args.out) if args.out else Path("results") / f"{case.name}-study"
+    table = run_study(case, shares, out)
+    log.info("study of %d shares written to %s\n%s", len(table), out, table.to_string(index=False))
     return 0
 
 

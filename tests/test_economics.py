@@ -48,3 +48,15 @@ def test_no_assets_no_benefit(tmp_path):
     assert all(v == pytest.approx(0.0, abs=1e-6) for v in e["benefits"].values())
     assert e["investment_total"] == 0 and e["return_on_investment"] is None
     assert e["carbon_reduction_percent"] == pytest.approx(0.0, abs=1e-9)
+
+
+def test_study_writes_one_row_per_share(tmp_path):
+    out = tmp_path / "study"
+    assert main(["study", str(write_case(tmp_path)), "--controllable-share", "0.2,0.8", "--out", str(out), "-q"]) == 0
+    import pandas as pd
+    table = pd.read_csv(out / "study.csv")
+    assert table.share.tolist() == [0.2, 0.8]
+    assert {"storage_mwh_bus2", "storage_mw_bus2", "total_storage_mwh", "yearly_cost_eur",
+            "carbon_reduction_percent", "pv_utilisation"} <= set(table.columns)
+    assert table.converged.all() and (out / "study.png").stat().st_size > 0
+    assert main(["study", str(write_case(tmp_path)), "--controllable-share", "0.2,1.5"]) == 2
