@@ -51,7 +51,9 @@ def plot_study(case_name: str, table: pd.DataFrame, path: Path) -> None:
     pv = table.pv_utilisation.astype(float)
     c.plot(x, 100 * pv, "o-", color="tab:orange", label="PV used / available")
     c.set_ylabel("PV utilisation [%]")
+    c.set_ylim(max(0.0, 100 * pv.min() - 5), 100.5)
     for ax in (a, b, c):
+        ax.ticklabel_format(axis="y", useOffset=False)
         ax.set_xlabel("controllable EVs [% of fleet]")
         ax.legend(fontsize=8)
     fig.suptitle(f"{case_name}: planning results against EV controllability")
