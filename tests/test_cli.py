@@ -1,9 +1,7 @@
 """The command line: outputs of a run, and one clear error per bad input before any solve."""
 import json
-import math
 import subprocess
 import sys
-from pathlib import Path
 
 import pandas as pd
 import pytest

@@ -134,7 +134,6 @@ class _Run:
     # ------------------------------------------------------------------ loop
 
     def initial(self) -> None:
-        s = self.state
         x0 = np.zeros(self.fs.n_x)
         y0 = self.fs.fixed_y.copy() if self.fs.siting == "fixed" else np.zeros(self.fs.n_storage)
         total, sub_s = self.price(x0, y0)
