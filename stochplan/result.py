@@ -33,3 +33,12 @@ class PlanResult:
     stop_reason: str
     history: list[Iteration] = field(default_factory=list)
     timings: dict[str, float] = field(default_factory=dict)
+
+
+def json_default(value):
+    """`json.dump(default=…)` for the numpy values in results and checkpoints."""
+    if isinstance(value, np.ndarray):
+        return value.tolist()
+    if isinstance(value, (np.floating, np.integer)):
+        return value.item()
+    raise TypeError(f"not JSON serialisable: {type(value)}")

@@ -86,6 +86,8 @@ class _Run:
         self.inst, self.fs, self.evaluator = inst, inst.first, evaluator
         self.tol, self.max_iter, self.time_limit_s = tol, max_iter, time_limit_s
         self.checkpoint_dir, self.stop_after = checkpoint_dir, stop_after
+        # Read once per run (not per checkpoint); cases built in memory without a file have none.
+        self.fingerprint = checkpoint.case_fingerprint(inst.case.path) if inst.case.path.is_file() else None
         self.weights = np.array([d.weight for d in inst.days])
         self.master = Master(self.fs, self.weights, multicut=multicut)
         self.state = LoopState()
@@ -118,8 +120,8 @@ class _Run:
         log.info("iter %3d %-4s LB %14.2f  UB %14.2f  gap %9.2e  master %6.2fs  subproblems %6.2fs",
                  s.iteration, s.phase, lb, ub, gap, master_s, sub_s)
         if self.checkpoint_dir is not None:
-            checkpoint.save(self.checkpoint_dir, {"case_fingerprint": checkpoint.case_fingerprint(
-                self.inst.case.path), "multicut": self.master.multicut, "state": self.state.to_json()})
+            checkpoint.save(self.checkpoint_dir, {"case_fingerprint": self.fingerprint,
+                                                  "multicut": self.master.multicut, "state": self.state.to_json()})
         return gap
 
     def should_stop(self) -> str | None:
@@ -238,7 +240,7 @@ def solve_benders(inst: Instance, tol: float | None = None, max_iter: int | None
                  inst.case.name, len(inst.days), comm.size, inst.first.n_x,
                  "multi-cut" if run.master.multicut else "single-cut")
         if resume is not None:
-            run.resume(checkpoint.load(resume, checkpoint.case_fingerprint(inst.case.path)))
+            run.resume(checkpoint.load(resume, run.fingerprint))
         else:
             run.initial()
         reason = run.run(pick(lp_phase, cfg.lp_phase), pick(stabilisation, cfg.stabilisation) == "in-out",

@@ -11,9 +11,8 @@ import os
 import tempfile
 from pathlib import Path
 
-import numpy as np
-
 from ..errors import InputError
+from ..result import json_default
 
 NAME = "checkpoint.json"
 VERSION = 1
@@ -30,7 +29,7 @@ def save(directory: Path, state: dict) -> Path:
     fd, tmp = tempfile.mkstemp(prefix=f".{NAME}.", dir=directory)
     try:
         with os.fdopen(fd, "w") as handle:
-            json.dump({"version": VERSION, **state}, handle, default=_plain)
+            json.dump({"version": VERSION, **state}, handle, default=json_default)
             handle.flush()
             os.fsync(handle.fileno())
         os.replace(tmp, target)
@@ -54,10 +53,3 @@ def load(directory: Path, fingerprint: str) -> dict:
         raise InputError("--resume", f"'{path}' was written for another case file (or it changed since)")
     return state
 
-
-def _plain(value):
-    if isinstance(value, np.ndarray):
-        return value.tolist()
-    if isinstance(value, (np.floating, np.integer)):
-        return value.item()
-    raise TypeError(f"not JSON serialisable: {type(value)}")

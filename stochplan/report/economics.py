@@ -40,6 +40,7 @@ def baseline_solutions(inst: Instance, res: PlanResult) -> list[DaySolution]:
 
 
 def yearly(inst: Instance, solutions: list[DaySolution]) -> dict:
+    """Yearly figures of a set of day solutions (365 · Σ_s π_s ·), shared by results.json and the economics."""
     w = np.array([d.weight for d in inst.days]) * DAYS_PER_YEAR
     parts = {k: float(w @ [s.parts_eur.get(k, 0.0) for s in solutions]) for k in PARTS}
     pv_avail = float(w @ [s.pv_available_mwh for s in solutions])
@@ -53,6 +54,7 @@ def yearly(inst: Instance, solutions: list[DaySolution]) -> dict:
         if "loading" in solutions[0].dispatch else None,
         "min_voltage_pu": float(min(s.dispatch["v_pu"].min() for s in solutions)),
         "ev_unmet_mwh_per_year": float(w @ [s.ev_unmet_mwh for s in solutions]),
+        "load_shed_mwh_per_year": float(w @ [s.shed_mwh for s in solutions]),
     }
 
 

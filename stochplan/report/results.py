@@ -14,9 +14,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from ..formulations.master import DAYS_PER_YEAR
 from ..instance import Instance
-from ..result import PlanResult
+from ..result import PlanResult, json_default
+from .economics import yearly
 
 BUILT = 1e-6   # MWh or MW below which an asset is reported as not built
 
@@ -24,12 +24,9 @@ BUILT = 1e-6   # MWh or MW below which an asset is reported as not built
 def summarise(inst: Instance, res: PlanResult, retries: int = 0) -> dict:
     """The results.json document (engineering units in the key names)."""
     fs = inst.first
-    weights = np.array([d.weight for d in inst.days])
-    yearly = lambda per_day: float(DAYS_PER_YEAR * weights @ np.asarray(per_day, dtype=float))  # noqa: E731
-    parts = {name: yearly([s.parts_eur.get(name, 0.0) for s in res.solutions])
-             for name in ("energy", "carbon", "penalty", "balance")}
+    year = yearly(inst, res.solutions)
+    parts = year["operation_eur"]
     e, p, c = fs.split(res.x)
-    pv_avail = yearly([s.pv_available_mwh for s in res.solutions])
     doc = {
         "case": inst.case.name,
         "method": res.method,
@@ -47,13 +44,12 @@ def summarise(inst: Instance, res: PlanResult, retries: int = 0) -> dict:
         "scenarios": [{"day": d.day, "weight": d.weight} for d in inst.days],
         "metrics": {
             "max_relaxation_gap": max((s.relaxation_gap for s in res.solutions), default=0.0),
-            "pv_utilisation": yearly([s.pv_used_mwh for s in res.solutions]) / pv_avail if pv_avail > 0 else None,
-            "carbon_t_per_year": yearly([s.carbon_t for s in res.solutions]),
-            "load_shed_mwh_per_year": yearly([s.shed_mwh for s in res.solutions]),
-            "ev_unmet_mwh_per_year": yearly([s.ev_unmet_mwh for s in res.solutions]),
-            "min_voltage_pu": float(min(s.dispatch["v_pu"].min() for s in res.solutions)),
-            "max_line_loading": float(max(s.dispatch["loading"].max() for s in res.solutions))
-            if "loading" in res.solutions[0].dispatch else None,
+            "pv_utilisation": year["pv_utilisation"],
+            "carbon_t_per_year": year["carbon_t_per_year"],
+            "load_shed_mwh_per_year": year["load_shed_mwh_per_year"],
+            "ev_unmet_mwh_per_year": year["ev_unmet_mwh_per_year"],
+            "min_voltage_pu": year["min_voltage_pu"],
+            "max_line_loading": year["peak_line_loading"],
             "solver_retries": retries,
         },
         "model": {"formulation": inst.case.model.formulation, "storage_model": inst.case.model.storage_model,
@@ -163,7 +159,7 @@ def write_results(inst: Instance, res: PlanResult, out: Path, retries: int = 0,
             (tmp / "summary.md").write_text(summary_markdown(inst.case.name, doc, econ))
         if validation is not None:
             validation.to_csv(tmp / "validation.csv", index=False, float_format="%.6g")
-        (tmp / "results.json").write_text(json.dumps(doc, indent=2, default=_jsonable) + "\n")
+        (tmp / "results.json").write_text(json.dumps(doc, indent=2, default=json_default) + "\n")
         convergence_table(res).to_csv(tmp / "convergence.csv", index=False)
         for name, table in dispatch_tables(inst, res).items():
             table.to_csv(tmp / name, index=False, float_format="%.6g")
@@ -173,10 +169,3 @@ def write_results(inst: Instance, res: PlanResult, out: Path, retries: int = 0,
         plot_all(inst, res, tmp)
     return doc
 
-
-def _jsonable(value):
-    if isinstance(value, (np.floating, np.integer)):
-        return value.item()
-    if isinstance(value, np.ndarray):
-        return value.tolist()
-    raise TypeError(f"not JSON serialisable: {type(value)}")

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import warnings
+from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
@@ -18,8 +19,12 @@ import pandas as pd
 from ..errors import InputError
 
 
+@lru_cache(maxsize=4)
 def simbench_profiles(grid_code: str) -> pd.DataFrame:
-    """Load and PV profiles of a SimBench grid (15 min, year 2016, local time), columns by profile name."""
+    """Load and PV profiles of a SimBench grid (15 min, year 2016, local time), columns by profile name.
+
+    Cached: a plan reads the year twice (its days and the economics baseline), a study once per share,
+    and reading the grid takes ≈ 7 s. Callers must not modify the returned table."""
     logging.getLogger("pandapower").setLevel(logging.ERROR)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
