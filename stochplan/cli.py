@@ -3,6 +3,7 @@
     stochplan plan [CASE.toml] [--out DIR] [--method benders|ef] [--k K] [--tol] [--max-iter] [--time-limit] ...
     stochplan reduce [CASE.toml] [--k K] [--out DIR]
     stochplan evaluate [CASE.toml] --plan DIR/results.json [--out DIR2]
+    stochplan validate DIR [--case CASE.toml]
 
 Exit codes: 0 done; 1 Benders stopped (iteration cap, time limit) above the tolerance, best plan written;
 2 bad input (one line naming the field, before any solve); 3 solver failure (with the solver's status);
@@ -60,6 +61,11 @@ def _parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--plan", required=True, help="results.json of `stochplan plan`")
     evaluate.add_argument("--out", help="output directory (default results/<case name>-evaluate)")
     evaluate.add_argument("-q", "--quiet", action="store_true")
+
+    validate = sub.add_parser("validate", help="AC power-flow check (pandapower) of a plan's days, step by step")
+    validate.add_argument("dir", help="output directory of `stochplan plan` (validation.csv is written there)")
+    validate.add_argument("--case", help="case file (default: the one named in DIR/results.json)")
+    validate.add_argument("-q", "--quiet", action="store_true")
     return parser
 
 
@@ -75,7 +81,8 @@ def main(argv: list[str] | None = None) -> int:
         logging.disable(logging.CRITICAL)
     logging.getLogger("pyomo").setLevel(logging.WARNING)
     try:
-        return {"plan": _plan, "reduce": _reduce, "evaluate": _evaluate, "study": _study}[args.command](args, comm)
+        return {"plan": _plan, "reduce": _reduce, "evaluate": _evaluate, "study": _study,
+                "validate": _validate}[args.command](args, comm)
     except InputError as exc:
         if comm.rank == 0:
             print(f"stochplan: error: {exc}", file=sys.stderr)
@@ -144,11 +151,8 @@ def _plan(args, comm) -> int:
     validation = None
     if not args.no_validate:
         from .report.validation import summary, validate_plan
-        validation = validate_plan(inst, res)
-        v = summary(validation)
-        log.info("AC check of %d steps: max |V_ac − V_model| %.2e pu, max loading diff %.2e, %d violations, "
-                 "%d steps not converged", v["ac_steps"], v["ac_max_voltage_diff_pu"] or 0.0,
-                 v["ac_max_loading_diff"] or 0.0, v["ac_violations"], v["ac_nonconverged_steps"])
+        validation = validate_plan(inst, res.solutions)
+        _log_validation(summary(validation))
     from .report.economics import baseline_solutions, economics
     econ = economics(inst, res, baseline_solutions(inst, res))
     log.info("against the baseline (%s): net benefit %.2f EUR/year, carbon %+.1f %%", econ["baseline_definition"],
@@ -166,6 +170,22 @@ def _plan(args, comm) -> int:
         log.warning("Benders stopped (%s) at gap %.2e above the tolerance; results are the best plan found",
                     res.stop_reason, res.gap)
         return 1
+    return 0
+
+
+def _log_validation(v: dict) -> None:
+    log.info("AC check of %d steps: max |V_ac − V_model| %.2e pu, max loading diff %.2e, %d violations, "
+             "%d steps not converged", v["ac_steps"], v["ac_max_voltage_diff_pu"] or 0.0,
+             v["ac_max_loading_diff"] or 0.0, v["ac_violations"], v["ac_nonconverged_steps"])
+
+
+def _validate(args, comm) -> int:
+    from .report.validation import validate_saved_plan
+
+    if comm.size > 1:
+        raise InputError("validate", "runs on one rank; run it without mpiexec")
+    _log_validation(validate_saved_plan(Path(args.dir), args.case, progress=not args.quiet))
+    log.info("wrote %s and the metrics in %s", Path(args.dir) / "validation.csv", Path(args.dir) / "results.json")
     return 0
 
 

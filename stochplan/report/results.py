@@ -29,6 +29,7 @@ def summarise(inst: Instance, res: PlanResult, retries: int = 0) -> dict:
     e, p, c = fs.split(res.x)
     doc = {
         "case": inst.case.name,
+        "case_file": str(Path(inst.case.path).resolve()),
         "method": res.method,
         "objective": {
             "total": res.investment_eur + sum(parts.values()),

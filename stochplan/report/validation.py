@@ -9,22 +9,25 @@ violations. A step whose power flow does not converge is reported as such, never
 from __future__ import annotations
 
 import copy
+import json
 import logging
+import os
 import warnings
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
+from ..formulations.operation import DaySolution
 from ..instance import Instance
 from ..network import load_net
-from ..result import PlanResult
 
 V_TOL = 1e-4       # pu; a voltage this close to a limit is not a violation
 LOADING_TOL = 1e-3
 
 
-def validate_plan(inst: Instance, res: PlanResult) -> pd.DataFrame:
-    """One row per day × step; see the module docstring."""
+def validate_plan(inst: Instance, solutions: list[DaySolution]) -> pd.DataFrame:
+    """One row per day × step of `solutions` (one per day of `inst`); see the module docstring."""
     logging.getLogger("pandapower").setLevel(logging.ERROR)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
@@ -43,7 +46,7 @@ def validate_plan(inst: Instance, res: PlanResult) -> pd.DataFrame:
     st_at, ev_at = inst.storage_bus, inst.station_bus
 
     rows = []
-    for day, sol in zip(inst.days, res.solutions):
+    for day, sol in zip(inst.days, solutions):
         d = sol.dispatch
         net_p = day.load_p_mw - d["shed_mw"]
         keep = np.divide(net_p, day.load_p_mw, out=np.ones_like(net_p), where=day.load_p_mw > 0)
@@ -89,3 +92,49 @@ def summary(table: pd.DataFrame) -> dict:
             "ac_max_losses_diff_mw": float((ok.losses_ac_mw - ok.losses_model_mw).abs().max()) if len(ok) else None,
             "ac_violations": int(ok.violations.sum()),
             "ac_nonconverged_steps": int((~table.converged).sum()), "ac_steps": int(len(table))}
+
+
+def validate_saved_plan(out: Path, case_path: str | None = None, progress: bool = True) -> dict:
+    """`stochplan validate DIR`: re-solve the planned days at DIR/results.json's plan, run the AC check and
+    write DIR/validation.csv and the summary into DIR/results.json's metrics. → that summary.
+
+    The days are re-solved rather than read back from the dispatch CSVs: the AC check needs every device's
+    reactive power and the per-bus shedding, which the CSVs (written for people) do not carry."""
+    from tqdm import tqdm
+
+    from ..config import load_case
+    from ..errors import InputError
+    from ..evaluation import plan_vector
+    from ..formulations.operation import build_operation, solve_day
+    from ..instance import build_instance
+    from ..result import json_default
+
+    results = Path(out) / "results.json"
+    try:
+        doc = json.loads(results.read_text())
+    except FileNotFoundError:
+        raise InputError("DIR", f"'{results}' not found; give the output directory of `stochplan plan`") from None
+    except json.JSONDecodeError as exc:
+        raise InputError("DIR", f"'{results}' is not JSON ({exc})") from None
+    case_path = case_path or doc.get("case_file")
+    if not case_path:
+        raise InputError("--case", f"'{results}' does not name its case file; pass --case CASE.toml")
+    case = load_case(case_path)
+    planned_days = [s["day"] for s in doc.get("scenarios", [])]
+    inst = build_instance(case, k=len(planned_days) if case.scenarios.source == "year" else None)
+    if [d.day for d in inst.days] != planned_days:
+        raise InputError("--case", f"'{case.path}' gives days {[d.day for d in inst.days]}, the plan was made on "
+                                   f"{planned_days}; pass the case file the plan was made with")
+    x, _, _ = plan_vector(inst, results)
+    solutions = [solve_day(build_operation(inst, day), x)
+                 for day in tqdm(inst.days, desc="re-solving planned days", unit="day", disable=not progress)]
+    table = validate_plan(inst, solutions)
+    found = summary(table)
+    doc["metrics"].update(found)
+    for name, write in (("validation.csv", lambda p: table.to_csv(p, index=False, float_format="%.6g")),
+                        ("results.json", lambda p: p.write_text(json.dumps(doc, indent=2, default=json_default)
+                                                                + "\n"))):
+        tmp = Path(out) / f".{name}.tmp"
+        write(tmp)
+        os.replace(tmp, Path(out) / name)     # each file whole or not at all
+    return found
