@@ -35,7 +35,7 @@ def default_case_path() -> Path:
 
 @dataclass(frozen=True)
 class NetworkConfig:
-    source: str                       # "pandapower:case33bw", "pandapower:cigre_mv" or a pandapower JSON path
+    source: str                       # "pandapower:case33bw|cigre_mv", "simbench:<grid code>" or a JSON path
     base_mva: float = 1.0
     default_max_i_ka: float | None = None     # used where the feeder has no rating (≥ 1000 kA)
     substation_max_mva: float | None = None   # apparent-power limit at the root
@@ -133,6 +133,9 @@ class EVConfig:
     controllable_share: float = 0.5
     v2g: bool = False
     sessions_csv: str = ""                    # real session records instead of sampling (year scenarios)
+    aggregation: str = "envelope"             # station region: "envelope" | "interval" | "individual"
+    reactive_support: bool = False            # 4-quadrant chargers: p² + q² ≤ C² per station
+    soc_min: float = 0.2                      # V2G floor
 
 
 @dataclass(frozen=True)
@@ -313,7 +316,7 @@ def case_from_dict(data: dict[str, Any], path: Path) -> Case:
 
     s = root.table("network")
     source = s.text("source")
-    if not source.startswith("pandapower:"):
+    if not source.startswith(("pandapower:", "simbench:")):
         source = str((path.parent / source).resolve())
     network = NetworkConfig(
         source=source,
@@ -429,6 +432,9 @@ def case_from_dict(data: dict[str, Any], path: Path) -> Case:
         target_soc=s.number("target_soc", 1.0, lo=0, hi=1),
         controllable_share=s.number("controllable_share", 0.5, lo=0, hi=1),
         v2g=s.flag("v2g", False),
+        aggregation=s.text("aggregation", "envelope", ("envelope", "interval", "individual")),
+        reactive_support=s.flag("reactive_support", False),
+        soc_min=s.number("soc_min", 0.2, lo=0, hi=1),
         sessions_csv=str((path.parent / s.text("sessions_csv", "")).resolve()) if s.data.get("sessions_csv") else "",
     )
     s.used.add("sessions_csv")

@@ -24,9 +24,10 @@ class StationProfiles:
     flex_e_max_mwh: np.ndarray
     fixed_p_mw: np.ndarray         # uncontrolled charging
     energy_required_mwh: np.ndarray  # (stations,) all EVs, grid side
+    fleets: tuple = ()             # per station: its controllable EVs' feasible sets (fleet.Fleet)
 
     @classmethod
-    def empty(cls, steps: int) -> "StationProfiles":
+    def empty(cls, steps: int) -> StationProfiles:
         z = np.zeros((0, steps))
         return cls(z, z, z, z, np.zeros(0))
 
@@ -55,7 +56,10 @@ def uncontrolled_profile(s: Sessions, steps: int, dt_h: float) -> np.ndarray:
     return np.clip(s.e_required_mwh[:, None] - delivered_before, 0.0, p_max * dt_h) / dt_h
 
 
-def station_profiles(fleets: list[Sessions], steps: int, dt_h: float) -> StationProfiles:
+def station_profiles(fleets: list[Sessions], steps: int, dt_h: float, efficiency: float = 1.0,
+                     v2g: bool = False) -> StationProfiles:
+    from .fleet import fleet_of
+
     rows = []
     for s in fleets:
         p_max, e_min, e_max = envelope_bounds(s, steps, dt_h)
@@ -65,4 +69,5 @@ def station_profiles(fleets: list[Sessions], steps: int, dt_h: float) -> Station
     if not rows:
         return StationProfiles.empty(steps)
     cols = list(zip(*rows))
-    return StationProfiles(*(np.array(c) for c in cols[:4]), np.array(cols[4]))
+    controllable = tuple(fleet_of(s, steps, dt_h, efficiency, v2g).subset(s.controllable) for s in fleets)
+    return StationProfiles(*(np.array(c) for c in cols[:4]), np.array(cols[4]), controllable)

@@ -25,6 +25,13 @@ class Sessions:
     e_required_mwh: np.ndarray  # (n,) energy to reach the target SOC, capped at what the session can take
     e_room_mwh: np.ndarray      # (n,) energy to a full battery, same cap
     controllable: np.ndarray    # (n,) bool
+    e_drain_mwh: np.ndarray | None = None   # (n,) battery energy above the SOC floor at arrival (V2G); 0 if None
+    soc0: np.ndarray | None = None          # (n,) SOC at arrival, where known (sampled sessions)
+    battery_mwh: float = 0.0                # battery size, where known
+
+    def __post_init__(self):
+        if self.e_drain_mwh is None:
+            object.__setattr__(self, "e_drain_mwh", np.zeros(len(self.arrival_h)))
 
     def __len__(self):
         return len(self.arrival_h)
@@ -32,7 +39,7 @@ class Sessions:
 
 def sample_sessions(n: int, rng: np.random.Generator, *, horizon_start_h: float, horizon_h: float,
                     battery_kwh: float, charger_kw: float, efficiency: float, target_soc: float,
-                    controllable_share: float) -> Sessions:
+                    controllable_share: float, soc_min: float = 0.2) -> Sessions:
     """Sample `n` overnight sessions; times outside the horizon are clipped to it."""
     arrival = ARRIVAL.rvs(size=n, random_state=rng) - horizon_start_h
     departure = DEPARTURE.rvs(size=n, random_state=rng) + 24.0 - horizon_start_h
@@ -44,8 +51,9 @@ def sample_sessions(n: int, rng: np.random.Generator, *, horizon_start_h: float,
     to_target = np.maximum(target_soc - soc0, 0.0) * battery_kwh / 1000.0 / efficiency
     to_full = (1.0 - soc0) * battery_kwh / 1000.0 / efficiency
     controllable = np.arange(n) < round(controllable_share * n)
+    drain = np.maximum(soc0 - soc_min, 0.0) * battery_kwh / 1000.0
     return Sessions(arrival, departure, p_max, np.minimum(to_target, deliverable), np.minimum(to_full, deliverable),
-                    controllable)
+                    controllable, drain, soc0, battery_kwh / 1000.0)
 
 
 @dataclass(frozen=True)

@@ -15,6 +15,8 @@ import cvxpy as cp
 import numpy as np
 import scipy.sparse as sp
 
+from ..config import EVConfig
+from ..ev.regions import station_region
 from ..instance import Instance
 from ..network import Ref
 from ..scenarios import Day
@@ -55,7 +57,9 @@ class Variables:
     e: cp.Variable          # (K, T+1) storage energy [pu·h]
     p_st: cp.Expression     # (K, T) storage grid-side consumption [pu]
     q_st: cp.Variable       # (K, T) storage reactive consumption [pu]
-    p_flex: cp.Variable     # (n_st, T) controllable EV charging [pu]
+    p_ev_ch: cp.Variable    # (n_st, T) controllable EV charging, grid side [pu]
+    p_ev_dis: cp.Variable   # (n_st, T) controllable EV discharging to the grid (V2G) [pu]
+    q_ev: cp.Variable       # (n_st, T) station reactive consumption (reactive support) [pu]
     p_unc: cp.Variable      # (n_st, T) uncontrolled EV charging served [pu]
     ev_short: cp.Variable   # (n_st,) controllable EV energy not delivered [pu·h]
     extra: dict = field(default_factory=dict)   # model-specific (loss branch, charge/discharge)
@@ -174,17 +178,27 @@ def constraint_storage_efficiency(var: Variables, p_rating, eta_c, eta_d):
             cp.SOC(_vec(rating), cp.vstack([_vec(var.p_st), _vec(var.q_st)]), axis=0)]
 
 
-def constraint_ev_station(var: Variables, ev, base, dt_h, c_pu, v2g):
-    """Envelope: p_lo ≤ p_flex ≤ p_hi; E_lo − short ≤ Δt·cumsum(p_flex) ≤ E_hi;
-    0 ≤ p_unc ≤ fixed; p_flex + p_unc ≤ C_n   [pu, pu·h]."""
-    p_hi = ev.flex_p_max_mw / base
-    steps = p_hi.shape[1]
-    cum = dt_h * cp.cumsum(var.p_flex, axis=1)
-    short = cp.reshape(var.ev_short, (p_hi.shape[0], 1), order="F") @ np.ones((1, steps))
-    cap = cp.reshape(c_pu, (p_hi.shape[0], 1), order="F") @ np.ones((1, steps))
-    return [var.p_flex <= p_hi, var.p_flex >= (-p_hi if v2g else 0),
-            cum >= ev.flex_e_min_mwh / base - short, cum <= ev.flex_e_max_mwh / base,
-            var.p_unc <= ev.fixed_p_mw / base, var.p_flex + var.p_unc <= cap]
+def constraint_ev_station(var: Variables, ev, base, c_pu, cfg: EVConfig):
+    """Controllable EVs: (S_b p_ch,n, S_b p_dis,n) in station n's region (ev/regions.py: envelope, interval
+    or individual), owing S_b short_n MWh; uncontrolled: 0 ≤ p_unc ≤ fixed;
+    charger capacity: p_ch + p_dis + p_unc ≤ C_n, and with reactive support ‖(p_ch − p_dis + p_unc, q)‖ ≤ C_n,
+    else q = 0   [pu]."""
+    n_st, steps = var.p_unc.shape
+    cons = [var.p_unc <= ev.fixed_p_mw / base]
+    for n, fleet in enumerate(ev.fleets):
+        region = station_region(cfg.aggregation, fleet, base * var.p_ev_ch[n],
+                                base * var.p_ev_dis[n] if cfg.v2g else None, short=base * var.ev_short[n])
+        cons += region.constraints
+    if not cfg.v2g:
+        cons.append(var.p_ev_dis == 0)
+    cap = cp.reshape(c_pu, (n_st, 1), order="F") @ np.ones((1, steps))
+    cons.append(var.p_ev_ch + var.p_ev_dis + var.p_unc <= cap)
+    if cfg.reactive_support:
+        net = var.p_ev_ch - var.p_ev_dis + var.p_unc
+        cons.append(cp.SOC(_vec(cap), cp.vstack([_vec(net), _vec(var.q_ev)]), axis=0))
+    else:
+        cons.append(var.q_ev == 0)
+    return cons
 
 
 # --------------------------------------------------------------------------- recipe
@@ -204,7 +218,8 @@ def build_operation(inst: Instance, day: Day, x_src=None) -> DayModel:
         shed=cp.Variable((n, t), nonneg=True), p_pv=cp.Variable((n_pv, t), nonneg=True),
         p_buy=cp.Variable(t, nonneg=True), p_sell=cp.Variable(t, nonneg=True), z=cp.Variable(fs.n_x),
         e=cp.Variable((k, t + 1), nonneg=True), p_st=cp.Variable((k, t)), q_st=cp.Variable((k, t)),
-        p_flex=cp.Variable((n_st, t)), p_unc=cp.Variable((n_st, t), nonneg=True),
+        p_ev_ch=cp.Variable((n_st, t), nonneg=True), p_ev_dis=cp.Variable((n_st, t), nonneg=True),
+        q_ev=cp.Variable((n_st, t)), p_unc=cp.Variable((n_st, t), nonneg=True),
         ev_short=cp.Variable(n_st, nonneg=True))
     x_hat = None
     if x_src is None:
@@ -221,7 +236,8 @@ def build_operation(inst: Instance, day: Day, x_src=None) -> DayModel:
         p_net = p_net + at_st @ var.p_st
         q_net = q_net + at_st @ var.q_st
     if n_st:
-        p_net = p_net + at_ev @ (var.p_flex + var.p_unc)
+        p_net = p_net + at_ev @ (var.p_ev_ch - var.p_ev_dis + var.p_unc)
+        q_net = q_net + at_ev @ var.q_ev
 
     copy = constraint_copy(var.z, x_src)
     cons = [copy]
@@ -247,7 +263,7 @@ def build_operation(inst: Instance, day: Day, x_src=None) -> DayModel:
             var.extra["p_dis"] = cp.Variable((k, t), nonneg=True)
             cons += constraint_storage_efficiency(var, p_pu, st.efficiency_charge, st.efficiency_discharge)
     if n_st:
-        cons += constraint_ev_station(var, day.ev, base, dt, c_pu, case.ev.v2g)
+        cons += constraint_ev_station(var, day.ev, base, c_pu, case.ev)
 
     cost = objective_terms(var, inst, day)
     problem = cp.Problem(cp.Minimize(sum(cost.values())), cons)
@@ -309,7 +325,8 @@ def read_solution(model: DayModel) -> DaySolution:
         "pv_mw": p_pv, "pv_avail_mw": day.pv_avail_mw, "shed_mw": var.shed.value * base,
         "storage_p_mw": _value(var.p_st) * base, "storage_q_mvar": _value(var.q_st) * base,
         "storage_e_mwh": _value(var.e) * base,
-        "ev_p_mw": (_value(var.p_flex) + _value(var.p_unc)) * base,
+        "ev_p_mw": (_value(var.p_ev_ch) - _value(var.p_ev_dis) + _value(var.p_unc)) * base,
+        "ev_q_mvar": _value(var.q_ev) * base,
     }
     if var.l is not None:
         dispatch["loading"] = np.sqrt(np.maximum(var.l.value, 0.0)) / model.ref.i_max_pu[:, None]

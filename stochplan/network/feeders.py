@@ -1,8 +1,15 @@
-"""Load a feeder as a pandapower net: a built-in case or any pandapower JSON file."""
+"""Load a feeder as a pandapower net: a built-in case, a SimBench grid or any pandapower JSON file.
+
+Closed bus-bus switches are fused into one bus (pandapower's `fuse_buses`) and transformers that then run in
+parallel between the same two buses become one with `parallel = n`, so substations modelled as two busbars
+with a coupler (SimBench) come out as the radial tree the formulations need.
+"""
 from __future__ import annotations
 
+import copy
 import logging
 import warnings
+from functools import lru_cache
 from pathlib import Path
 
 from ..errors import InputError
@@ -14,9 +21,65 @@ BUILT_IN = {
 
 
 def load_net(source: str):
-    """`pandapower:<name>` for a built-in feeder, otherwise a path to a pandapower JSON file."""
-    # pandapower warns on import that numba is missing; that only slows its power flow, which is not on our hot path.
+    """`pandapower:<name>` built-in, `simbench:<grid code>` (shipped with the simbench package; its static
+    generators are dropped: a case models them as [[pv]] units with their own profiles), or a JSON path."""
     logging.getLogger("pandapower").setLevel(logging.ERROR)
+    if source.startswith("simbench:"):
+        net = copy.deepcopy(simbench_net(source.split(":", 1)[1], "network.source"))
+        net.sgen.drop(net.sgen.index, inplace=True)
+    else:
+        net = _read_net(source)
+    return _merge_parallel_trafos(_fuse_closed_bus_switches(net))
+
+
+def simbench_net(code: str, field: str):
+    """A SimBench grid with its profiles (`net.profiles`); shared, callers must not modify it."""
+    try:
+        return _simbench_net(code)
+    except Exception as exc:   # simbench raises plain ValueError/KeyError for unknown codes
+        raise InputError(field, f"'{code}' is not a SimBench grid code ({exc})") from None
+
+
+@lru_cache(maxsize=2)
+def _simbench_net(code: str):
+    """Reading a SimBench grid takes 6–13 s and a plan needs its net and profiles several times."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        import simbench
+
+        return simbench.get_simbench_net(code)
+
+
+def _fuse_closed_bus_switches(net):
+    import pandapower.toolbox as tb
+
+    sw = net.switch
+    coupled = sw[(sw.et == "b") & sw.closed.astype(bool)] if len(sw) else sw
+    for idx, row in coupled.iterrows():
+        keep, gone = int(row.bus), int(row.element)
+        net.switch.drop(idx, inplace=True)
+        if keep != gone:
+            tb.fuse_buses(net, keep, {gone})
+    return net
+
+
+def _merge_parallel_trafos(net):
+    """Identical in-service transformers between the same buses → one with `parallel` = their count."""
+    live = net.trafo[net.trafo.in_service.astype(bool)]
+    params = ["hv_bus", "lv_bus", "sn_mva", "vn_hv_kv", "vn_lv_kv", "vk_percent", "vkr_percent"]
+    for _, group in live.groupby(params[:2]):
+        if len(group) > 1 and (group[params].nunique() == 1).all():
+            first = group.index[0]
+            net.trafo.loc[first, "parallel"] = group.parallel.sum()
+            net.trafo.drop(group.index[1:], inplace=True)
+            if len(net.switch):
+                net.switch.drop(net.switch.index[(net.switch.et == "t") & net.switch.element.isin(group.index[1:])],
+                                inplace=True)
+    return net
+
+
+def _read_net(source: str):
+    # pandapower warns on import that numba is missing; that only slows its power flow, which is not on our hot path.
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         import pandapower as pp

@@ -92,9 +92,7 @@ def build_ref(net, cfg: NetworkConfig, name: str) -> Ref:
         raise InputError(field, f"needs exactly one in-service external grid (the substation), found {len(grids)}")
     root = int(grids.bus.iloc[0])
 
-    switches = net.switch
-    if len(switches) and (closed_bb := switches[(switches.et == "b") & switches.closed.astype(bool)]).shape[0]:
-        raise InputError(field, f"closed bus-bus switches {list(closed_bb.index)} are not supported; merge those buses")
+    switches = net.switch       # closed bus-bus switches were fused by load_net
 
     def opened(kind: str, idx: int) -> bool:
         if not len(switches):

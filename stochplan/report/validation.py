@@ -54,6 +54,7 @@ def validate_plan(inst: Instance, solutions: list[DaySolution]) -> pd.DataFrame:
         np.add.at(net_p, st_at, d["storage_p_mw"])
         np.add.at(net_q, st_at, d["storage_q_mvar"])
         np.add.at(net_p, ev_at, d["ev_p_mw"])
+        np.add.at(net_q, ev_at, d["ev_q_mvar"])
         for t in range(day.steps):
             base.load.loc[loads, "p_mw"] = net_p[:, t]
             base.load.loc[loads, "q_mvar"] = net_q[:, t]

@@ -112,14 +112,14 @@ class _DayMaker:
             fleets = [sample_sessions(st.evs, rng, horizon_start_h=case.time.horizon_start_h, horizon_h=24.0,
                                       battery_kwh=case.ev.battery_kwh, charger_kw=case.ev.charger_kw,
                                       efficiency=case.ev.efficiency, target_soc=case.ev.target_soc,
-                                      controllable_share=case.ev.controllable_share)
+                                      controllable_share=case.ev.controllable_share, soc_min=case.ev.soc_min)
                       for st in case.chargers.stations]
         load_p = self.base_p[:, None] * load_scale
         return Day(day=day, weight=weight, dt_h=self.dt, clock_h=self.clock, load_p_mw=load_p,
                    load_q_mvar=load_p * self.pq_ratio[:, None],
                    pv_avail_mw=(self.pv_cap[:, None] * pv_scale).reshape(len(self.pv_cap), self.steps),
                    buy_eur_per_mwh=self.buy, sell_eur_per_mwh=self.sell, carbon_t_per_mwh=self.carbon,
-                   ev=station_profiles(fleets, self.steps, self.dt))
+                   ev=station_profiles(fleets, self.steps, self.dt, case.ev.efficiency, case.ev.v2g))
 
 
 def year_of_days(case: Case, ref: Ref, k: int | None = None) -> Year:

@@ -8,8 +8,6 @@ The table is resampled to the case's step by averaging power over each step (ene
 """
 from __future__ import annotations
 
-import logging
-import warnings
 from functools import lru_cache
 from pathlib import Path
 
@@ -23,17 +21,15 @@ from ..errors import InputError
 def simbench_profiles(grid_code: str) -> pd.DataFrame:
     """Load and PV profiles of a SimBench grid (15 min, year 2016, local time), columns by profile name.
 
-    Cached: a plan reads the year twice (its days and the economics baseline), a study once per share,
-    and reading the grid takes ≈ 7 s. Callers must not modify the returned table."""
-    logging.getLogger("pandapower").setLevel(logging.ERROR)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        import simbench
+    Generation profiles (PV*, WP* wind, BM* biomass, Hydro*, and the aggregated rooftop generation of LV
+    grids, lv_*) are per unit of installed power; one that shares its name with a load profile (lv_*) gets
+    the suffix `_res`.
 
-        try:
-            net = simbench.get_simbench_net(grid_code)
-        except Exception as exc:   # simbench raises plain ValueError/KeyError for unknown codes
-            raise InputError("profiles.simbench_grid", f"'{grid_code}' is not a SimBench grid code ({exc})") from None
+    Cached: a plan reads the year twice (its days and the economics baseline), a study once per share.
+    Callers must not modify the returned table."""
+    from ..network.feeders import simbench_net
+
+    net = simbench_net(grid_code, "profiles.simbench_grid")
     load = net.profiles["load"]
     pv = net.profiles["renewables"]
     # The 35 136 quarter-hours of 2016 form a regular local-time series in which the daylight-saving shifts
@@ -41,7 +37,7 @@ def simbench_profiles(grid_code: str) -> pd.DataFrame:
     first = pd.to_datetime(load["time"].iloc[0], format="%d.%m.%Y %H:%M")
     index = pd.date_range(first, periods=len(load), freq="15min")
     columns = {c[: -len("_pload")]: load[c].to_numpy() for c in load.columns if c.endswith("_pload")}
-    columns.update({c: pv[c].to_numpy() for c in pv.columns if c.startswith("PV")})
+    columns.update({f"{c}_res" if c in columns else c: pv[c].to_numpy() for c in pv.columns if c != "time"})
     return pd.DataFrame(columns, index=pd.DatetimeIndex(index, name="time"))
 
 
