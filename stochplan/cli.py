@@ -4,6 +4,7 @@
     stochplan reduce [CASE.toml] [--k K] [--out DIR]
     stochplan evaluate [CASE.toml] --plan DIR/results.json [--out DIR2]
     stochplan validate DIR [--case CASE.toml]
+    stochplan ev-aggregation [CASE.toml] [--fleet-sizes 10,25,50,100,250,500] [--out DIR]
 
 Exit codes: 0 done; 1 Benders stopped (iteration cap, time limit) above the tolerance, best plan written;
 2 bad input (one line naming the field, before any solve); 3 solver failure (with the solver's status);
@@ -62,6 +63,12 @@ def _parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--out", help="output directory (default results/<case name>-evaluate)")
     evaluate.add_argument("-q", "--quiet", action="store_true")
 
+    agg = sub.add_parser("ev-aggregation", help="envelope vs interval vs individual EV regions across fleet sizes")
+    agg.add_argument("case", nargs="?", help="case file (TOML); default scenarios/ieee33.toml")
+    agg.add_argument("--fleet-sizes", default="10,25,50,100,250,500", help="comma-separated EV counts")
+    agg.add_argument("--out", help="output directory (default results/<case name>-ev-aggregation)")
+    agg.add_argument("-q", "--quiet", action="store_true")
+
     validate = sub.add_parser("validate", help="AC power-flow check (pandapower) of a plan's days, step by step")
     validate.add_argument("dir", help="output directory of `stochplan plan` (validation.csv is written there)")
     validate.add_argument("--case", help="case file (default: the one named in DIR/results.json)")
@@ -82,7 +89,7 @@ def main(argv: list[str] | None = None) -> int:
     logging.getLogger("pyomo").setLevel(logging.WARNING)
     try:
         return {"plan": _plan, "reduce": _reduce, "evaluate": _evaluate, "study": _study,
-                "validate": _validate}[args.command](args, comm)
+                "validate": _validate, "ev-aggregation": _ev_aggregation}[args.command](args, comm)
     except InputError as exc:
         if comm.rank == 0:
             print(f"stochplan: error: {exc}", file=sys.stderr)
@@ -186,6 +193,30 @@ def _validate(args, comm) -> int:
         raise InputError("validate", "runs on one rank; run it without mpiexec")
     _log_validation(validate_saved_plan(Path(args.dir), args.case, progress=not args.quiet))
     log.info("wrote %s and the metrics in %s", Path(args.dir) / "validation.csv", Path(args.dir) / "results.json")
+    return 0
+
+
+def _int_list(text: str, option: str) -> list[int]:
+    try:
+        values = [int(v) for v in text.split(",")]
+    except ValueError:
+        raise InputError(option, f"'{text}' is not a comma-separated list of whole numbers") from None
+    if not values or min(values) < 1:
+        raise InputError(option, f"give counts ≥ 1, got '{text}'")
+    return values
+
+
+def _ev_aggregation(args, comm) -> int:
+    from .config import default_case_path, load_case
+    from .report.aggregation import run_aggregation
+
+    sizes = _int_list(args.fleet_sizes, "--fleet-sizes")
+    if comm.size > 1:
+        raise InputError("ev-aggregation", "runs on one rank; run it without mpiexec")
+    case = load_case(args.case or default_case_path())
+    out = Path(args.out) if args.out else Path("results") / f"{case.name}-ev-aggregation"
+    table = run_aggregation(case, sizes, out, progress=not args.quiet)
+    log.info("wrote %s\n%s", out, table.to_string(index=False))
     return 0
 
 

@@ -137,3 +137,20 @@ def test_reactive_support_never_costs_more(tmp_path):
     support = station_day_costs(tmp_path, aggregation="interval", reactive_support=True)[0]
     assert support.cost_eur <= plain.cost_eur + 1e-3
     assert np.abs(plain.dispatch["ev_q_mvar"]).max() < 1e-7
+
+
+def test_ev_aggregation_command(tmp_path):
+    import pandas as pd
+
+    from stochplan.cli import main
+    from test_cli import write_case
+
+    out = tmp_path / "agg"
+    assert main(["ev-aggregation", str(write_case(tmp_path)), "--fleet-sizes", "4,12", "--out", str(out), "-q"]) == 0
+    table = pd.read_csv(out / "aggregation.csv")
+    assert list(table.columns[:6]) == ["model", "n_evs", "sessions", "tracking_nrmse", "unmet_energy_mwh",
+                                       "build_s"]
+    assert len(table) == 2 * 2 * 3 and (out / "aggregation.png").stat().st_size > 0
+    exact = table[table.model == "individual"]
+    assert (exact.tracking_nrmse < 1e-6).all()
+    assert main(["ev-aggregation", "--fleet-sizes", "10,x", "-q"]) == 2

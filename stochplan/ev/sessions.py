@@ -39,11 +39,23 @@ class Sessions:
 
 def sample_sessions(n: int, rng: np.random.Generator, *, horizon_start_h: float, horizon_h: float,
                     battery_kwh: float, charger_kw: float, efficiency: float, target_soc: float,
-                    controllable_share: float, soc_min: float = 0.2) -> Sessions:
-    """Sample `n` overnight sessions; times outside the horizon are clipped to it."""
+                    controllable_share: float, soc_min: float = 0.2, population: str = "cigre") -> Sessions:
+    """Sample `n` sessions; times outside the horizon are clipped to it.
+
+    `cigre`: overnight home charging with the study's distributions (module docstring): a homogeneous fleet,
+    arrivals within about ±1 h and departures within ±0.5 h of each other.
+    `mixed` (an assumption, to test regions on a heterogeneous fleet): half such home sessions, half
+    opportunity sessions arriving uniformly 12:00–22:00 for 1–4 h (uniform), initial SOC uniform 0.2–0.8."""
     arrival = ARRIVAL.rvs(size=n, random_state=rng) - horizon_start_h
     departure = DEPARTURE.rvs(size=n, random_state=rng) + 24.0 - horizon_start_h
     soc0 = np.clip(INITIAL_SOC.rvs(size=n, random_state=rng), 0.0, 1.0)
+    if population == "mixed":
+        short = np.arange(n) % 2 == 1
+        arrival[short] = rng.uniform(12.0, 22.0, short.sum()) - horizon_start_h
+        departure[short] = arrival[short] + rng.uniform(1.0, 4.0, short.sum())
+        soc0[short] = rng.uniform(0.2, 0.8, short.sum())
+    elif population != "cigre":
+        raise ValueError(f"unknown session population '{population}'")
     arrival = np.clip(arrival, 0.0, horizon_h)
     departure = np.clip(departure, arrival, horizon_h)
     p_max = np.full(n, charger_kw / 1000.0)
