@@ -5,6 +5,7 @@
     stochplan evaluate [CASE.toml] --plan DIR/results.json [--out DIR2]
     stochplan validate DIR [--case CASE.toml]
     stochplan ev-aggregation [CASE.toml] [--fleet-sizes 10,25,50,100,250,500] [--out DIR]
+    stochplan strategies CASE.toml [--out DIR]
 
 Exit codes: 0 done; 1 Benders stopped (iteration cap, time limit) above the tolerance, best plan written;
 2 bad input (one line naming the field, before any solve); 3 solver failure (with the solver's status);
@@ -69,6 +70,12 @@ def _parser() -> argparse.ArgumentParser:
     agg.add_argument("--out", help="output directory (default results/<case name>-ev-aggregation)")
     agg.add_argument("-q", "--quiet", action="store_true")
 
+    strategies = sub.add_parser("strategies", help="uncoordinated / smart / V2G / reactive-support charging, "
+                                "each checked by AC power flow (e.g. scenarios/cigre_mv.toml)")
+    strategies.add_argument("case", help="case file (TOML) with EV stations; every EV is scheduled")
+    strategies.add_argument("--out", help="output directory (default results/<case name>-strategies)")
+    strategies.add_argument("-q", "--quiet", action="store_true")
+
     validate = sub.add_parser("validate", help="AC power-flow check (pandapower) of a plan's days, step by step")
     validate.add_argument("dir", help="output directory of `stochplan plan` (validation.csv is written there)")
     validate.add_argument("--case", help="case file (default: the one named in DIR/results.json)")
@@ -89,7 +96,8 @@ def main(argv: list[str] | None = None) -> int:
     logging.getLogger("pyomo").setLevel(logging.WARNING)
     try:
         return {"plan": _plan, "reduce": _reduce, "evaluate": _evaluate, "study": _study,
-                "validate": _validate, "ev-aggregation": _ev_aggregation}[args.command](args, comm)
+                "validate": _validate, "ev-aggregation": _ev_aggregation,
+                "strategies": _strategies}[args.command](args, comm)
     except InputError as exc:
         if comm.rank == 0:
             print(f"stochplan: error: {exc}", file=sys.stderr)
@@ -216,6 +224,21 @@ def _ev_aggregation(args, comm) -> int:
     case = load_case(args.case or default_case_path())
     out = Path(args.out) if args.out else Path("results") / f"{case.name}-ev-aggregation"
     table = run_aggregation(case, sizes, out, progress=not args.quiet)
+    log.info("wrote %s\n%s", out, table.to_string(index=False))
+    return 0
+
+
+def _strategies(args, comm) -> int:
+    from .config import load_case
+    from .instance import build_instance
+    from .report.strategies import run_strategies
+
+    if comm.size > 1:
+        raise InputError("strategies", "runs on one rank; run it without mpiexec")
+    case = load_case(args.case)
+    inst = build_instance(case)
+    out = Path(args.out) if args.out else Path("results") / f"{case.name}-strategies"
+    table = run_strategies(inst, out)
     log.info("wrote %s\n%s", out, table.to_string(index=False))
     return 0
 

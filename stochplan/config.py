@@ -43,6 +43,7 @@ class NetworkConfig:
     v_max_pu: float = 1.1
     v_substation_pu: float = 1.0
     load_scale: float = 1.0           # multiplies the feeder's own loads (peak values)
+    loads: tuple[tuple[int, float, float], ...] = ()   # (bus, S [MVA], power factor): replace the feeder's loads
 
 
 @dataclass(frozen=True)
@@ -327,6 +328,8 @@ def case_from_dict(data: dict[str, Any], path: Path) -> Case:
         v_max_pu=s.number("v_max_pu", 1.1, lo=0, lo_open=True),
         v_substation_pu=s.number("v_substation_pu", 1.0, lo=0, lo_open=True),
         load_scale=s.number("load_scale", 1.0, lo=0),
+        loads=tuple((t.number("bus", integer=True, lo=0), t.number("s_mva", lo=0),
+                     t.number("power_factor", lo=0, lo_open=True, hi=1)) for t in s.tables("loads")),
     )
     s.done()
     if network.v_min_pu >= network.v_max_pu:

@@ -25,6 +25,7 @@ class StationProfiles:
     fixed_p_mw: np.ndarray         # uncontrolled charging
     energy_required_mwh: np.ndarray  # (stations,) all EVs, grid side
     fleets: tuple = ()             # per station: its controllable EVs' feasible sets (fleet.Fleet)
+    sessions: tuple = ()           # per station: all its sessions (Sessions)
 
     @classmethod
     def empty(cls, steps: int) -> StationProfiles:
@@ -70,4 +71,4 @@ def station_profiles(fleets: list[Sessions], steps: int, dt_h: float, efficiency
         return StationProfiles.empty(steps)
     cols = list(zip(*rows))
     controllable = tuple(fleet_of(s, steps, dt_h, efficiency, v2g).subset(s.controllable) for s in fleets)
-    return StationProfiles(*(np.array(c) for c in cols[:4]), np.array(cols[4]), controllable)
+    return StationProfiles(*(np.array(c) for c in cols[:4]), np.array(cols[4]), controllable, tuple(fleets))

@@ -33,6 +33,8 @@ class Fleet:
     efficiency: float
     v2g: bool
     dt_h: float
+    soc0: np.ndarray | None = None   # (n,) SOC at arrival, where known
+    battery_mwh: float = 0.0         # battery size, where known
 
     @property
     def n(self) -> int:
@@ -44,7 +46,14 @@ class Fleet:
 
     def subset(self, mask: np.ndarray) -> Fleet:
         return Fleet(self.p_max_mw[mask], self.step_lo[mask], self.step_hi[mask], self.e_lo[mask], self.e_hi[mask],
-                     self.required_mwh[mask], self.efficiency, self.v2g, self.dt_h)
+                     self.required_mwh[mask], self.efficiency, self.v2g, self.dt_h,
+                     None if self.soc0 is None else self.soc0[mask], self.battery_mwh)
+
+    def uncoordinated(self) -> np.ndarray:
+        """(n × T) grid-side charging [MW] at full power from plug-in until the required energy is in."""
+        gained = np.minimum(np.cumsum(self.step_hi, axis=1), self.required_mwh[:, None])
+        per_step = np.diff(np.concatenate([np.zeros((self.n, 1)), gained], axis=1), axis=1)
+        return per_step / (self.efficiency * self.dt_h)
 
 
 def fleet_of(s: Sessions, steps: int, dt_h: float, efficiency: float, v2g: bool) -> Fleet:
@@ -67,7 +76,8 @@ def fleet_of(s: Sessions, steps: int, dt_h: float, efficiency: float, v2g: bool)
     for t in range(steps - 1, -1, -1):         # backward: what still reaches the end bounds
         lo[:, t] = np.maximum(lo[:, t], lo[:, t + 1] - step_hi[:, t])
         hi[:, t] = np.minimum(hi[:, t], hi[:, t + 1] - step_lo[:, t])
-    return Fleet(p_max, step_lo, step_hi, lo, hi, np.minimum(required, hi[:, -1]), eta, v2g, dt_h)
+    return Fleet(p_max, step_lo, step_hi, lo, hi, np.minimum(required, hi[:, -1]), eta, v2g, dt_h, s.soc0,
+                 s.battery_mwh)
 
 
 def interval_bounds(fleet: Fleet) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:

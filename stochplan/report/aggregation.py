@@ -79,6 +79,9 @@ def run_aggregation(case: Case, sizes: list[int], out: Path, populations=("cigre
     return table
 
 
+COLOURS = {"envelope": "tab:red", "interval": "tab:blue", "individual": "tab:green"}
+
+
 def plot_aggregation(table: pd.DataFrame, case_name: str, path: Path) -> None:
     import matplotlib
     matplotlib.use("Agg")
@@ -86,10 +89,12 @@ def plot_aggregation(table: pd.DataFrame, case_name: str, path: Path) -> None:
 
     fig, (ax_err, ax_time) = plt.subplots(1, 2, figsize=(11, 4.2))
     for (population, kind), group in table.groupby(["sessions", "model"], sort=False):
-        style = {"marker": "o", "ls": "-" if population == "mixed" else ":", "label": f"{kind}, {population}"}
+        style = {"marker": "o" if population == "mixed" else "s", "ls": "-" if population == "mixed" else ":",
+                 "color": COLOURS[kind], "label": f"{kind}, {population}"}
         ax_err.plot(group.n_evs, 100 * group.tracking_nrmse.clip(lower=1e-6), **style)
         ax_time.plot(group.n_evs, group.build_s + group.solve_s, **style)
-    ax_err.set(xscale="log", yscale="log", xlabel="EVs at the station", ylabel="tracking nRMSE [% of peak power]",
+    ax_err.set(xscale="log", yscale="log", xlabel="EVs at the station",
+               ylabel="tracking nRMSE [% of peak power] (1e-4: exact)",
                title=f"Disaggregation error by region — {case_name}")
     ax_time.set(xscale="log", yscale="log", xlabel="EVs at the station", ylabel="build + solve [s]",
                 title="Station problem time")

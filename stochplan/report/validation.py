@@ -26,8 +26,10 @@ V_TOL = 1e-4       # pu; a voltage this close to a limit is not a violation
 LOADING_TOL = 1e-3
 
 
-def validate_plan(inst: Instance, solutions: list[DaySolution]) -> pd.DataFrame:
-    """One row per day × step of `solutions` (one per day of `inst`); see the module docstring."""
+def ac_steps(inst: Instance, p_mw: np.ndarray, q_mvar: np.ndarray, pv_mw: np.ndarray | None = None):
+    """AC power flow of each step: per-bus net consumption `p_mw`, `q_mvar` (N × T) and PV injections
+    (n_pv × T) on the feeder, substation at the model's voltage. Yields per step None (not converged) or
+    (v_ac (N,) [pu], loading_ac (L,) [share of rating], losses_ac [MW])."""
     logging.getLogger("pandapower").setLevel(logging.ERROR)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
@@ -39,12 +41,38 @@ def validate_plan(inst: Instance, solutions: list[DaySolution]) -> pd.DataFrame:
     base.ext_grid["vm_pu"] = ref.v_sub_pu
     buses = ref.bus_ids
     loads = pp.create_loads(base, buses, p_mw=0.0, q_mvar=0.0)
-    sgens = pp.create_sgens(base, ref.bus_ids[inst.pv_bus], p_mw=0.0, q_mvar=0.0) if len(inst.pv_bus) else []
+    sgens = pp.create_sgens(base, ref.bus_ids[inst.pv_bus], p_mw=0.0, q_mvar=0.0) if pv_mw is not None and len(
+        inst.pv_bus) else []
     kinds = [name.split()[0] for name in ref.branch_names]
     idx = [int(name.split()[1]) for name in ref.branch_names]
     i_base_ka = ref.base_mva / (np.sqrt(3) * ref.vn_kv[ref.parent[1:]])   # per-unit current base at the sending end
-    st_at, ev_at = inst.storage_bus, inst.station_bus
+    for t in range(p_mw.shape[1]):
+        base.load.loc[loads, "p_mw"] = p_mw[:, t]
+        base.load.loc[loads, "q_mvar"] = q_mvar[:, t]
+        if len(sgens):
+            base.sgen.loc[sgens, "p_mw"] = pv_mw[:, t]
+        try:
+            pp.runpp(base, algorithm="nr", init="flat", max_iteration=30, numba=False)
+        except pp.powerflow.LoadflowNotConverged:
+            yield None
+            continue
+        v_ac = base.res_bus.vm_pu.loc[buses].to_numpy()
+        i_ac = np.array([(base.res_line.i_from_ka if k == "line" else base.res_trafo.i_hv_ka).loc[j]
+                         for k, j in zip(kinds, idx)])
+        losses = base.res_line.pl_mw.sum() + (base.res_trafo.pl_mw.sum() if len(base.trafo) else 0.0)
+        yield v_ac, i_ac / i_base_ka / ref.i_max_pu, float(losses)
 
+
+def violations(ref, v_ac: np.ndarray, loading_ac: np.ndarray) -> int:
+    """Buses outside [v_min, v_max] (the substation excepted) plus branches above their rating."""
+    return int(((v_ac[1:] < ref.v_min_pu - V_TOL) | (v_ac[1:] > ref.v_max_pu + V_TOL)).sum()
+               + (loading_ac > 1 + LOADING_TOL).sum())
+
+
+def validate_plan(inst: Instance, solutions: list[DaySolution]) -> pd.DataFrame:
+    """One row per day × step of `solutions` (one per day of `inst`); see the module docstring."""
+    ref = inst.ref
+    st_at, ev_at = inst.storage_bus, inst.station_bus
     rows = []
     for day, sol in zip(inst.days, solutions):
         d = sol.dispatch
@@ -55,31 +83,16 @@ def validate_plan(inst: Instance, solutions: list[DaySolution]) -> pd.DataFrame:
         np.add.at(net_q, st_at, d["storage_q_mvar"])
         np.add.at(net_p, ev_at, d["ev_p_mw"])
         np.add.at(net_q, ev_at, d["ev_q_mvar"])
-        for t in range(day.steps):
-            base.load.loc[loads, "p_mw"] = net_p[:, t]
-            base.load.loc[loads, "q_mvar"] = net_q[:, t]
-            if len(sgens):
-                base.sgen.loc[sgens, "p_mw"] = d["pv_mw"][:, t]
-            row = {"day": day.day, "step": t, "converged": True}
-            try:
-                pp.runpp(base, algorithm="nr", init="flat", max_iteration=30, numba=False)
-            except pp.powerflow.LoadflowNotConverged:
-                row["converged"] = False
-                rows.append(row)
-                continue
-            v_ac = base.res_bus.vm_pu.loc[buses].to_numpy()
-            i_ac = np.array([(base.res_line.i_from_ka if k == "line" else base.res_trafo.i_hv_ka).loc[j]
-                             for k, j in zip(kinds, idx)])
-            loading_ac = i_ac / i_base_ka / ref.i_max_pu
-            losses_ac = base.res_line.pl_mw.sum() + (base.res_trafo.pl_mw.sum() if len(base.trafo) else 0.0)
-            losses_model = d["import_mw"][t] - d["export_mw"][t] - net_p[:, t].sum() + d["pv_mw"][:, t].sum()
-            row.update(max_dv_pu=float(np.abs(v_ac - d["v_pu"][:, t]).max()),
-                       max_dloading=float(np.abs(loading_ac - d["loading"][:, t]).max()) if "loading" in d else np.nan,
-                       losses_ac_mw=float(losses_ac), losses_model_mw=float(losses_model),
-                       v_min_ac_pu=float(v_ac.min()), v_max_ac_pu=float(v_ac.max()),
-                       max_loading_ac=float(loading_ac.max()),
-                       violations=int(((v_ac[1:] < ref.v_min_pu - V_TOL) | (v_ac[1:] > ref.v_max_pu + V_TOL)).sum()
-                                      + (loading_ac > 1 + LOADING_TOL).sum()))
+        for t, result in enumerate(ac_steps(inst, net_p, net_q, d["pv_mw"])):
+            row = {"day": day.day, "step": t, "converged": result is not None}
+            if result is not None:
+                v_ac, loading_ac, losses_ac = result
+                losses_model = d["import_mw"][t] - d["export_mw"][t] - net_p[:, t].sum() + d["pv_mw"][:, t].sum()
+                row.update(max_dv_pu=float(np.abs(v_ac - d["v_pu"][:, t]).max()),
+                           max_dloading=float(np.abs(loading_ac - d["loading"][:, t]).max()) if "loading" in d
+                           else np.nan, losses_ac_mw=losses_ac, losses_model_mw=float(losses_model),
+                           v_min_ac_pu=float(v_ac.min()), v_max_ac_pu=float(v_ac.max()),
+                           max_loading_ac=float(loading_ac.max()), violations=violations(ref, v_ac, loading_ac))
             rows.append(row)
     return pd.DataFrame(rows, columns=["day", "step", "converged", "max_dv_pu", "max_dloading", "losses_ac_mw",
                                        "losses_model_mw", "v_min_ac_pu", "v_max_ac_pu", "max_loading_ac",
