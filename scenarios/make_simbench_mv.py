@@ -107,9 +107,9 @@ budget_eur = 6000000.0
 max_storage_sites = 3
 
 [benders]
-tol = 1e-4
-max_iter = 150
-time_limit_s = 3600
+tol = 1e-3                    # measured on 1 rank: gap 1e-3 after 108 iterations (37 min), 2.5e-4 after 150
+max_iter = 200
+time_limit_s = 5400
 multicut = true
 stabilisation = "in-out"
 """

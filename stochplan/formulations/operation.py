@@ -61,7 +61,7 @@ class Variables:
     p_ev_dis: cp.Variable   # (n_st, T) controllable EV discharging to the grid (V2G) [pu]
     q_ev: cp.Variable       # (n_st, T) station reactive consumption (reactive support) [pu]
     p_unc: cp.Variable      # (n_st, T) uncontrolled EV charging served [pu]
-    ev_short: cp.Variable   # (n_st,) controllable EV energy not delivered [pu·h]
+    ev_short: cp.Variable   # (n_st,) controllable EV energy not delivered, grid side [pu·h]
     extra: dict = field(default_factory=dict)   # model-specific (loss branch, charge/discharge)
 
 
@@ -180,14 +180,15 @@ def constraint_storage_efficiency(var: Variables, p_rating, eta_c, eta_d):
 
 def constraint_ev_station(var: Variables, ev, base, c_pu, cfg: EVConfig):
     """Controllable EVs: (S_b p_ch,n, S_b p_dis,n) in station n's region (ev/regions.py: envelope, interval
-    or individual), owing S_b short_n MWh; uncontrolled: 0 ≤ p_unc ≤ fixed;
+    or individual), owing S_b short_n MWh grid side (η S_b short_n in the battery); uncontrolled: 0 ≤ p_unc ≤ fixed;
     charger capacity: p_ch + p_dis + p_unc ≤ C_n, and with reactive support ‖(p_ch − p_dis + p_unc, q)‖ ≤ C_n,
     else q = 0   [pu]."""
     n_st, steps = var.p_unc.shape
     cons = [var.p_unc <= ev.fixed_p_mw / base]
     for n, fleet in enumerate(ev.fleets):
         region = station_region(cfg.aggregation, fleet, base * var.p_ev_ch[n],
-                                base * var.p_ev_dis[n] if cfg.v2g else None, short=base * var.ev_short[n])
+                                base * var.p_ev_dis[n] if cfg.v2g else None,
+                                short=base * cfg.efficiency * var.ev_short[n])
         cons += region.constraints
     if not cfg.v2g:
         cons.append(var.p_ev_dis == 0)
