@@ -110,8 +110,9 @@ def summary_markdown(case_name: str, doc: dict, econ: dict) -> str:
               f"{p['ev_unmet_mwh_per_year']:,.2f} |"]
     m = doc["metrics"]
     if "ac_max_voltage_diff_pu" in m:
+        dv = m["ac_max_voltage_diff_pu"]
         lines += ["", f"AC check ({m['ac_steps']} steps, pandapower): max |V_ac − V_model| "
-                      f"{m['ac_max_voltage_diff_pu']:.2e} pu, {m['ac_violations']} limit violations, "
+                      f"{'–' if dv is None else f'{dv:.2e} pu'}, {m['ac_violations']} limit violations, "
                       f"{m['ac_nonconverged_steps']} steps not converged."]
     return "\n".join(lines) + "\n"
 
