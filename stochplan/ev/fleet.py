@@ -83,7 +83,8 @@ def fleet_of(s: Sessions, steps: int, dt_h: float, efficiency: float, v2g: bool)
 def interval_bounds(fleet: Fleet) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Each EV's least and greatest battery energy over every interval (s, t], 0 ≤ s < t ≤ T, summed over
     the fleet → (s, t, lo, hi), one entry per interval:
-        hi_i(s, t) = min(U_i(t) − L_i(s), Σ_{s<τ≤t} b_iτ),   lo_i(s, t) = max(L_i(t) − U_i(s), Σ_{s<τ≤t} a_iτ)
+        hi_i(s, t) = min(U_i(t) − L_i(s), Σ_{s<τ≤t} b_iτ)
+        lo_i(s, t) = max(L_i(t) − U_i(s), Σ_{s<τ≤t} a_iτ)
     (start as low as possible and charge flat out, or as high as possible and discharge or idle)."""
     steps = fleet.steps
     s, t = np.triu_indices(steps + 1, k=1)

@@ -180,8 +180,8 @@ def constraint_storage_efficiency(var: Variables, p_rating, eta_c, eta_d):
 
 def constraint_ev_station(var: Variables, ev, base, c_pu, cfg: EVConfig):
     """Controllable EVs: (S_b p_ch,n, S_b p_dis,n) in station n's region (ev/regions.py: envelope, interval
-    or individual), owing S_b short_n MWh grid side (η S_b short_n in the battery); uncontrolled: 0 ≤ p_unc ≤ fixed;
-    charger capacity: p_ch + p_dis + p_unc ≤ C_n, and with reactive support ‖(p_ch − p_dis + p_unc, q)‖ ≤ C_n,
+    or individual), owing S_b short_n MWh grid side (η S_b short_n in the battery);
+    uncontrolled: 0 ≤ p_unc ≤ fixed; charger capacity: p_ch + p_dis + p_unc ≤ C_n, and with reactive support ‖(p_ch − p_dis + p_unc, q)‖ ≤ C_n,
     else q = 0   [pu]."""
     n_st, steps = var.p_unc.shape
     cons = [var.p_unc <= ev.fixed_p_mw / base]
