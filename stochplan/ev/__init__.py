@@ -1,4 +1,5 @@
-"""EV sessions → per-station aggregate regions (here: the envelope, a first-order Minkowski-sum bound)."""
+"""EV sessions → each EV's feasible set (fleet.py) → a station's region (regions.py: envelope, interval,
+individual) and the split of an aggregate back into EV schedules (disaggregation.py)."""
 from .envelope import StationProfiles, station_profiles
 from .sessions import Sessions, sample_sessions
 

@@ -4,8 +4,9 @@ For EV i plugged in a fraction f_it of step t:
     0 ≤ p_it ≤ p̄_i f_it                                          [MW]
     E_lo_i(t) ≤ Δt Σ_{τ≤t} p_iτ ≤ E_hi_i(t)                       [MWh]
     E_hi_i(t) = min(Δt Σ_{τ≤t} p̄_i f_iτ, room_i),  E_lo_i(t) = max(0, req_i − Δt Σ_{τ>t} p̄_i f_iτ)
-The station's envelope sums these bounds over its controllable EVs. Uncontrolled EVs charge at full
-power from plug-in until their energy is delivered: a fixed profile.
+The station's envelope sums these bounds over its controllable EVs (grid side; the plots show them). The
+day model's constraints come from fleet.py and regions.py, in battery-side energy. Uncontrolled EVs charge
+at full power from plug-in until their energy is delivered: a fixed profile.
 """
 from __future__ import annotations
 

@@ -55,7 +55,8 @@ def _interval_matrix(s: np.ndarray, t: np.ndarray, steps: int) -> sp.csr_matrix:
     """(intervals × T): row k sums steps s_k+1 .. t_k (1-based), i.e. columns s_k .. t_k − 1."""
     lengths = t - s
     rows = np.repeat(np.arange(len(s)), lengths)
-    cols = np.concatenate([np.arange(a, b) for a, b in zip(s, t)])
+    position = np.arange(lengths.sum()) - np.repeat(np.cumsum(lengths) - lengths, lengths)   # 0.. within a row
+    cols = np.repeat(s, lengths) + position
     return sp.csr_matrix((np.ones(len(cols)), (rows, cols)), shape=(len(s), steps))
 
 
