@@ -65,7 +65,9 @@ def solve_charging(inst: Instance, day: Day, fleets: list[Fleet], capacity_mw: n
         soc = fleet.soc0[:, None] + region.ev_energy / fleet.battery_mwh
         deviation.append(cp.sum_squares(soc - target_soc))
         used = region.ev_charge + (region.ev_discharge if region.ev_discharge is not None else 0)
-        power.append(cp.sum(cp.multiply(1.0 / fleet.p_max_mw.max(axis=1, initial=1e-9)[:, None], used)))
+        rating = fleet.p_max_mw.max(axis=1)
+        per_rating = np.divide(1.0, rating, out=np.zeros_like(rating), where=rating > 0)   # never-plugged: 0
+        power.append(cp.sum(cp.multiply(per_rating[:, None], used)))
     if not any(f.v2g for f in fleets):
         cons.append(p_dis == 0)
     cap = np.repeat(np.asarray(capacity_mw)[:, None] / base, steps, axis=1)
