@@ -25,6 +25,18 @@ from .errors import InputError, SolverError
 log = logging.getLogger("stochplan")
 
 
+def _subcommand(sub, name: str, help: str, out_suffix: str, required_case: str | None = None):
+    """A subcommand with the usual [CASE] (or a required CASE described by `required_case`), --out and -q."""
+    cmd = sub.add_parser(name, help=help)
+    if required_case is None:
+        cmd.add_argument("case", nargs="?", help="case file (TOML); default scenarios/ieee33.toml")
+    else:
+        cmd.add_argument("case", help=required_case)
+    cmd.add_argument("--out", help=f"output directory (default results/<case name>{out_suffix})")
+    cmd.add_argument("-q", "--quiet", action="store_true")
+    return cmd
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="stochplan", description="Storage and EV-charging planning on radial "
                                      "feeders: two-stage stochastic SOCP, Benders decomposition.")
@@ -46,35 +58,18 @@ def _parser() -> argparse.ArgumentParser:
                       help="validate the case and print the rank/day assignment without solving")
     plan.add_argument("-q", "--quiet", action="store_true", help="log warnings only")
 
-    reduce = sub.add_parser("reduce", help="reduce the case's year of days to K representatives (K-Medoids)")
-    reduce.add_argument("case", nargs="?", help="case file (TOML); default scenarios/ieee33.toml")
-    reduce.add_argument("--k", type=int, help="representative days (default: scenarios.k)")
-    reduce.add_argument("--out", help="output directory (default results/<case name>-reduce)")
-    reduce.add_argument("-q", "--quiet", action="store_true")
-
-    study = sub.add_parser("study", help="plan the case at several controllable EV shares")
-    study.add_argument("case", nargs="?", help="case file (TOML); default scenarios/ieee33.toml")
-    study.add_argument("--controllable-share", default="0.2,0.5,0.8", help="comma-separated shares in [0, 1]")
-    study.add_argument("--out", help="output directory (default results/<case name>-study)")
-    study.add_argument("-q", "--quiet", action="store_true")
-
-    evaluate = sub.add_parser("evaluate", help="solve every day of the year with a plan fixed (out of sample)")
-    evaluate.add_argument("case", nargs="?", help="case file (TOML); default scenarios/ieee33.toml")
-    evaluate.add_argument("--plan", required=True, help="results.json of `stochplan plan`")
-    evaluate.add_argument("--out", help="output directory (default results/<case name>-evaluate)")
-    evaluate.add_argument("-q", "--quiet", action="store_true")
-
-    agg = sub.add_parser("ev-aggregation", help="envelope vs interval vs individual EV regions across fleet sizes")
-    agg.add_argument("case", nargs="?", help="case file (TOML); default scenarios/ieee33.toml")
-    agg.add_argument("--fleet-sizes", default="10,25,50,100,250,500", help="comma-separated EV counts")
-    agg.add_argument("--out", help="output directory (default results/<case name>-ev-aggregation)")
-    agg.add_argument("-q", "--quiet", action="store_true")
-
-    strategies = sub.add_parser("strategies", help="uncoordinated / smart / V2G / reactive-support charging, "
-                                "each checked by AC power flow (e.g. scenarios/cigre_mv.toml)")
-    strategies.add_argument("case", help="case file (TOML) with EV stations; every EV is scheduled")
-    strategies.add_argument("--out", help="output directory (default results/<case name>-strategies)")
-    strategies.add_argument("-q", "--quiet", action="store_true")
+    _subcommand(sub, "reduce", "reduce the case's year of days to K representatives (K-Medoids)", "-reduce") \
+        .add_argument("--k", type=int, help="representative days (default: scenarios.k)")
+    _subcommand(sub, "study", "plan the case at several controllable EV shares", "-study") \
+        .add_argument("--controllable-share", default="0.2,0.5,0.8", help="comma-separated shares in [0, 1]")
+    _subcommand(sub, "evaluate", "solve every day of the year with a plan fixed (out of sample)", "-evaluate") \
+        .add_argument("--plan", required=True, help="results.json of `stochplan plan`")
+    _subcommand(sub, "ev-aggregation", "envelope vs interval vs individual EV regions across fleet sizes",
+                "-ev-aggregation") \
+        .add_argument("--fleet-sizes", default="10,25,50,100,250,500", help="comma-separated EV counts")
+    _subcommand(sub, "strategies", "uncoordinated / smart / V2G / reactive-support charging, each checked by AC "
+                "power flow (e.g. scenarios/cigre_mv.toml)", "-strategies",
+                required_case="case file (TOML) with EV stations; every EV is scheduled")
 
     validate = sub.add_parser("validate", help="AC power-flow check (pandapower) of a plan's days, step by step")
     validate.add_argument("dir", help="output directory of `stochplan plan` (validation.csv is written there)")
@@ -197,32 +192,41 @@ def _log_validation(v: dict) -> None:
 def _validate(args, comm) -> int:
     from .report.validation import validate_saved_plan
 
-    if comm.size > 1:
-        raise InputError("validate", "runs on one rank; run it without mpiexec")
+    _one_rank(comm, "validate")
     _log_validation(validate_saved_plan(Path(args.dir), args.case, progress=not args.quiet))
     log.info("wrote %s and the metrics in %s", Path(args.dir) / "validation.csv", Path(args.dir) / "results.json")
     return 0
 
 
-def _int_list(text: str, option: str) -> list[int]:
+def _number_list(text: str, option: str, kind: type, ok, need: str) -> list:
+    """'a,b,c' → numbers of `kind`, each passing `ok`; otherwise one input error naming the option."""
     try:
-        values = [int(v) for v in text.split(",")]
+        values = [kind(v) for v in text.split(",")]
     except ValueError:
-        raise InputError(option, f"'{text}' is not a comma-separated list of whole numbers") from None
-    if not values or min(values) < 1:
-        raise InputError(option, f"give counts ≥ 1, got '{text}'")
+        raise InputError(option, f"'{text}' is not a comma-separated list of numbers") from None
+    bad = [v for v in values if not ok(v)]
+    if bad or not values:
+        raise InputError(option, f"{need}, got {bad or values}")
     return values
+
+
+def _one_rank(comm, command: str) -> None:
+    if comm.size > 1:
+        raise InputError(command, "runs on one rank; run it without mpiexec")
+
+
+def _out_dir(args, case, suffix: str) -> Path:
+    return Path(args.out) if args.out else Path("results") / f"{case.name}{suffix}"
 
 
 def _ev_aggregation(args, comm) -> int:
     from .config import default_case_path, load_case
     from .report.aggregation import run_aggregation
 
-    sizes = _int_list(args.fleet_sizes, "--fleet-sizes")
-    if comm.size > 1:
-        raise InputError("ev-aggregation", "runs on one rank; run it without mpiexec")
+    sizes = _number_list(args.fleet_sizes, "--fleet-sizes", int, lambda v: v >= 1, "give counts ≥ 1")
+    _one_rank(comm, "ev-aggregation")
     case = load_case(args.case or default_case_path())
-    out = Path(args.out) if args.out else Path("results") / f"{case.name}-ev-aggregation"
+    out = _out_dir(args, case, "-ev-aggregation")
     table = run_aggregation(case, sizes, out, progress=not args.quiet)
     log.info("wrote %s\n%s", out, table.to_string(index=False))
     return 0
@@ -233,11 +237,10 @@ def _strategies(args, comm) -> int:
     from .instance import build_instance
     from .report.strategies import run_strategies
 
-    if comm.size > 1:
-        raise InputError("strategies", "runs on one rank; run it without mpiexec")
+    _one_rank(comm, "strategies")
     case = load_case(args.case)
     inst = build_instance(case)
-    out = Path(args.out) if args.out else Path("results") / f"{case.name}-strategies"
+    out = _out_dir(args, case, "-strategies")
     table = run_strategies(inst, out)
     log.info("wrote %s\n%s", out, table.to_string(index=False))
     return 0
@@ -270,7 +273,7 @@ def _reduce(args, comm) -> int:
     year = year_of_days(case, build_ref(load_net(case.network.source), case.network, case.name), args.k)
     if comm.rank != 0:
         return 0
-    out = Path(args.out) if args.out else Path("results") / f"{case.name}-reduce"
+    out = _out_dir(args, case, "-reduce")
     sc = case.scenarios
     summary = write_reduction(year, case.name, {"metric": sc.metric, "normalisation": sc.normalisation,
                                                 "backend": sc.backend, "seed": sc.seed}, out)
@@ -284,24 +287,18 @@ def _study(args, comm) -> int:
     from .config import default_case_path, load_case
     from .report.study import run_study
 
-    try:
-        shares = [float(v) for v in args.controllable_share.split(",")]
-    except ValueError:
-        raise InputError("--controllable-share", f"'{args.controllable_share}' is not a list of numbers") from None
-    bad = [v for v in shares if not 0 <= v <= 1]
-    if bad or not shares:
-        raise InputError("--controllable-share", f"shares must lie in [0, 1], got {bad or shares}")
-    if comm.size > 1:
-        raise InputError("study", "runs on one rank; run it without mpiexec")
+    shares = _number_list(args.controllable_share, "--controllable-share", float, lambda v: 0 <= v <= 1,
+                          "shares must lie in [0, 1]")
+    _one_rank(comm, "study")
     case = load_case(args.case or default_case_path())
-    out = Path(args.out) if args.out else Path("results") / f"{case.name}-study"
+    out = _out_dir(args, case, "-study")
     table = run_study(case, shares, out)
     log.info("study of %d shares written to %s\n%s", len(table), out, table.to_string(index=False))
     return 0
 
 
 def _evaluate(args, comm) -> int:
-    from .evaluation import plan_vector, run_evaluation
+    from .evaluation import plan_vector, read_plan, run_evaluation
     from .instance import build_instance
     from .network import build_ref, load_net
     from .scenarios import year_of_days
@@ -309,10 +306,10 @@ def _evaluate(args, comm) -> int:
     case = _year_case(args)
     ref = build_ref(load_net(case.network.source), case.network, case.name)
     inst = build_instance(case, days=year_of_days(case, ref).days)
-    plan_vector(inst, Path(args.plan))          # checks the plan before any solve
-    out = Path(args.out) if args.out else Path("results") / f"{case.name}-evaluate"
+    plan = plan_vector(inst, read_plan(Path(args.plan)))          # checks the plan before any solve
+    out = _out_dir(args, case, "-evaluate")
     log.info("evaluating %s on %d days of the year on %d rank(s)", args.plan, len(inst.days), comm.size)
-    summary = run_evaluation(inst, Path(args.plan), out, comm)
+    summary = run_evaluation(inst, plan, out, comm)
     if summary is not None:
         log.info("out of sample %.2f EUR/year vs in sample %.2f (gap %+.3f %%); 95th-percentile day %.2f EUR; "
                  "%.1f s; wrote %s", summary["out_of_sample_cost"], summary["in_sample_cost"],

@@ -21,14 +21,19 @@ from .parallel import SerialComm, assign_days
 log = logging.getLogger(__name__)
 
 
-def plan_vector(inst: Instance, plan_path: Path) -> tuple[np.ndarray, np.ndarray, float]:
-    """results.json → (x, y, its objective total). Every built asset must sit on a candidate of this case."""
+def read_plan(plan_path: Path, field: str = "--plan") -> dict:
+    """A `stochplan plan` results.json; a missing or broken file is an input error naming `field`."""
     try:
-        doc = json.loads(Path(plan_path).read_text())
+        return json.loads(Path(plan_path).read_text())
     except FileNotFoundError:
-        raise InputError("--plan", f"file '{plan_path}' not found") from None
+        raise InputError(field, f"'{plan_path}' not found; give the results.json of `stochplan plan`") from None
     except json.JSONDecodeError as exc:
-        raise InputError("--plan", f"'{plan_path}' is not JSON ({exc})") from None
+        raise InputError(field, f"'{plan_path}' is not JSON ({exc})") from None
+
+
+def plan_vector(inst: Instance, doc: dict) -> tuple[np.ndarray, np.ndarray, float]:
+    """results.json document → (x, y, its objective total). Every built asset must sit on a candidate of
+    this case."""
     fs = inst.first
     e, p, c = (np.zeros(fs.n_storage), np.zeros(fs.n_storage), np.zeros(len(fs.station_buses)))
     for i, s in enumerate(doc.get("storage", [])):
@@ -97,8 +102,10 @@ def write_evaluation(inst: Instance, x, y, in_sample: float, costs: np.ndarray, 
     return summary
 
 
-def run_evaluation(inst: Instance, plan: Path, out: Path, comm=None) -> dict | None:
-    x, y, in_sample = plan_vector(inst, plan)
+def run_evaluation(inst: Instance, plan: tuple[np.ndarray, np.ndarray, float], out: Path,
+                   comm=None) -> dict | None:
+    """`plan` = plan_vector(...), checked by the caller before any solve."""
+    x, y, in_sample = plan
     t0 = time.perf_counter()
     costs = evaluate_year(inst, x, comm)
     if costs is None:

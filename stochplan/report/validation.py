@@ -8,7 +8,6 @@ violations. A step whose power flow does not converge is reported as such, never
 """
 from __future__ import annotations
 
-import copy
 import json
 import logging
 import os
@@ -35,7 +34,7 @@ def ac_steps(inst: Instance, p_mw: np.ndarray, q_mvar: np.ndarray, pv_mw: np.nda
         warnings.simplefilter("ignore")
         import pandapower as pp
     ref = inst.ref
-    base = copy.deepcopy(load_net(inst.case.network.source))
+    base = load_net(inst.case.network.source)          # a fresh net on every call
     base.load.drop(base.load.index, inplace=True)
     base.sgen.drop(base.sgen.index, inplace=True)
     base.ext_grid["vm_pu"] = ref.v_sub_pu
@@ -120,18 +119,13 @@ def validate_saved_plan(out: Path, case_path: str | None = None, progress: bool 
 
     from ..config import load_case
     from ..errors import InputError
-    from ..evaluation import plan_vector
+    from ..evaluation import plan_vector, read_plan
     from ..formulations.operation import build_operation, solve_day
     from ..instance import build_instance
     from ..result import json_default
 
     results = Path(out) / "results.json"
-    try:
-        doc = json.loads(results.read_text())
-    except FileNotFoundError:
-        raise InputError("DIR", f"'{results}' not found; give the output directory of `stochplan plan`") from None
-    except json.JSONDecodeError as exc:
-        raise InputError("DIR", f"'{results}' is not JSON ({exc})") from None
+    doc = read_plan(results, "DIR")
     case_path = case_path or doc.get("case_file")
     if not case_path:
         raise InputError("--case", f"'{results}' does not name its case file; pass --case CASE.toml")
@@ -141,7 +135,7 @@ def validate_saved_plan(out: Path, case_path: str | None = None, progress: bool 
     if [d.day for d in inst.days] != planned_days:
         raise InputError("--case", f"'{case.path}' gives days {[d.day for d in inst.days]}, the plan was made on "
                                    f"{planned_days}; pass the case file the plan was made with")
-    x, _, _ = plan_vector(inst, results)
+    x, _, _ = plan_vector(inst, doc)
     solutions = [solve_day(build_operation(inst, day), x)
                  for day in tqdm(inst.days, desc="re-solving planned days", unit="day", disable=not progress)]
     table = validate_plan(inst, solutions)
