@@ -16,11 +16,17 @@ Under mpiexec/mpirun/srun every rank runs this; only rank 0 logs and writes file
 from __future__ import annotations
 
 import argparse
+import json
 import logging
+import os
+import shlex
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 
+from . import interrupts, outdir
 from .errors import InputError, SolverError
+from .outdir import OutputDir
 
 log = logging.getLogger("stochplan")
 
@@ -78,32 +84,91 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
+@dataclass
+class _Context:
+    """What a stop or a failure message needs to say: the directory claimed, the checkpoint, how to go on."""
+    out: OutputDir | None = None
+    checkpoint: Path | None = None
+    continue_cmd: str | None = None
+
+    def checkpoint_note(self) -> str:
+        if self.checkpoint is None or not self.checkpoint.is_file():
+            return "; no checkpoint was written"
+        try:
+            iteration = json.loads(self.checkpoint.read_text())["state"]["iteration"]
+        except (OSError, ValueError, KeyError, TypeError):
+            iteration = "?"
+        return (f"; checkpoint (iteration {iteration}) in {self.checkpoint}; continue with: {self.continue_cmd}")
+
+
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
-    from .parallel import get_comm
-
-    comm = get_comm()
-    quiet = args.quiet or comm.rank != 0
-    logging.basicConfig(level=logging.WARNING if quiet else logging.INFO, format="%(asctime)s %(message)s",
-                        datefmt="%H:%M:%S", stream=sys.stderr, force=True)
-    if comm.rank != 0:
-        logging.disable(logging.CRITICAL)
-    logging.getLogger("pyomo").setLevel(logging.WARNING)
+    previous = interrupts.install()
+    ctx = _Context()
+    rank = 0
     try:
-        return {"plan": _plan, "reduce": _reduce, "evaluate": _evaluate, "study": _study,
+        interrupts.check()
+        from .parallel import get_comm
+
+        comm = get_comm()
+        rank = comm.rank
+        quiet = args.quiet or comm.rank != 0
+        logging.basicConfig(level=logging.WARNING if quiet else logging.INFO, format="%(asctime)s %(message)s",
+                            datefmt="%H:%M:%S", stream=sys.stderr, force=True)
+        if comm.rank != 0:
+            logging.disable(logging.CRITICAL)
+        logging.getLogger("pyomo").setLevel(logging.WARNING)
+        code = {"plan": _plan, "reduce": _reduce, "evaluate": _evaluate, "study": _study,
                 "validate": _validate, "ev-aggregation": _ev_aggregation,
-                "strategies": _strategies}[args.command](args, comm)
+                "strategies": _strategies}[args.command](args, comm, ctx)
+        sys.stdout.flush()               # a closed pipe shows here, inside the handlers below
+        return code
     except InputError as exc:
-        if comm.rank == 0:
+        if ctx.out is not None:
+            ctx.out.abandon()
+        if rank == 0:
             print(f"stochplan: error: {exc}", file=sys.stderr)
         return 2
     except SolverError as exc:
-        print(f"stochplan: solver failure: {exc}", file=sys.stderr)
+        print(f"stochplan: solver failure: {exc}" + (ctx.checkpoint_note() if ctx.checkpoint else ""),
+              file=sys.stderr)
         return 3
+    except interrupts.Interrupted as stop:
+        if rank == 0:
+            print(f"stochplan: stopped by {stop.name}" + (ctx.checkpoint_note() if ctx.checkpoint else
+                                                          "; nothing was written"), file=sys.stderr)
+        return stop.code
+    except BrokenPipeError:
+        # the reader went away (`stochplan plan --dry-run | head -1`): say nothing more, like other Unix tools
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 141
+    finally:
+        if ctx.out is not None:
+            ctx.out.release()
+        interrupts.restore(previous)
 
 
-def _plan(args, comm) -> int:
+def _plan_out(args, case) -> Path:
+    """--out, else the --resume directory, else results/<case name>; a resume continues in its own directory."""
+    if args.resume and args.out and Path(args.out).resolve() != Path(args.resume).resolve():
+        raise InputError("--out", "a resumed run writes into its --resume directory; drop --out")
+    return Path(args.out or args.resume or Path("results") / case.name)
+
+
+def _continue_command(args, case, out: Path) -> str:
+    """The command that continues this run exactly: same case, same overrides, same options."""
+    words = ["stochplan", "plan", str(case.path), "--resume", str(out)]
+    for flag, value in (("--k", args.k), ("--tol", args.tol), ("--max-iter", args.max_iter),
+                        ("--time-limit", args.time_limit)):
+        if value is not None:
+            words += [flag, str(value)]
+    words += ["--no-validate"] if args.no_validate else []
+    return " ".join(shlex.quote(w) for w in words)
+
+
+def _plan(args, comm, ctx: _Context) -> int:
     from .config import default_case_path, load_case
+    from .decomposition import checkpoint
 
     if args.tol is not None and not args.tol > 0:
         raise InputError("--tol", f"must be > 0, got {args.tol}")
@@ -115,11 +180,16 @@ def _plan(args, comm) -> int:
         raise InputError("--stop-after", f"must be ≥ 1, got {args.stop_after}")
     if args.method == "ef" and comm.size > 1:
         raise InputError("--method", "the extensive form is one problem on one rank; run it without mpiexec")
+    if args.method == "ef" and (args.resume or args.stop_after):
+        raise InputError("--resume" if args.resume else "--stop-after", "applies to Benders runs, not --method ef")
     case = load_case(args.case or default_case_path())
     _check_k(args.k, case)
-    if args.resume:
-        from .decomposition import checkpoint
-        checkpoint.load(Path(args.resume), checkpoint.case_fingerprint(case.path))   # a bad one stops here
+    out_path = _plan_out(args, case)
+    if comm.rank == 0 and not args.dry_run:
+        outdir.check(out_path)
+    fingerprint = checkpoint.fingerprint(case, {"k": args.k})
+    saved = checkpoint.load(Path(args.resume), fingerprint) if args.resume else None   # a bad one stops here
+    interrupts.check()
 
     # Everything below the imports of the heavy stack; input is fully checked before the first solve.
     from .instance import build_instance
@@ -127,19 +197,29 @@ def _plan(args, comm) -> int:
     from .solvers import conic
 
     inst = build_instance(case, k=args.k)
-    out = Path(args.out) if args.out else Path(args.resume) if args.resume else Path("results") / case.name
+    interrupts.check()                   # SimBench's loader swallows exceptions, a stop among them
+    if saved is not None:
+        from .decomposition.benders import resume_state
+        saved = resume_state(saved, inst, Path(args.resume) / checkpoint.NAME)
     if args.dry_run:
         from .decomposition.evaluator import DayEvaluator
         if comm.rank == 0:
             print(f"case '{case.name}' is valid: {inst.ref.n_bus} buses, {len(inst.days)} days × "
                   f"{case.time.steps_per_day} steps, {inst.first.n_x} first-stage variables; {comm.size} rank(s); "
-                  f"output {out}")
+                  f"output {out_path}")
             print("initial assignment (re-balanced from measured times after the first priced plan): "
                   + DayEvaluator(inst, comm).describe())
         return 0
+    if comm.rank == 0:
+        ctx.out = OutputDir.claim(out_path)
+        if args.method == "benders":
+            ctx.out.register(checkpoint.NAME)
+            ctx.checkpoint = ctx.out.path / checkpoint.NAME
+            ctx.continue_cmd = _continue_command(args, case, out_path)
+    out = ctx.out
     log.info("case '%s': %d buses, %d days × %d steps, %d storage candidates, %d charger stations → %s",
              case.name, inst.ref.n_bus, len(inst.days), case.time.steps_per_day, len(inst.storage_bus),
-             len(inst.station_bus), out)
+             len(inst.station_bus), out_path)
     if args.method == "ef":
         from .formulations.extensive import solve_extensive
         if inst.first.siting == "binary":
@@ -148,21 +228,20 @@ def _plan(args, comm) -> int:
     else:
         from .decomposition import solve_benders
         res = solve_benders(inst, tol=args.tol, max_iter=args.max_iter, time_limit_s=args.time_limit,
-                            checkpoint_dir=out, resume=Path(args.resume) if args.resume else None,
-                            stop_after=args.stop_after, comm=comm)
+                            checkpoint_dir=out.path if out else None, resume=saved, stop_after=args.stop_after,
+                            fingerprint=fingerprint, comm=comm)
         if comm.rank != 0:
             return res                       # the exit code rank 0 chose
-        if res.stop_reason in ("stop_after", "SIGINT", "SIGTERM"):
+        if res.stop_reason == "stop_after":
             from .decomposition.benders import EXIT_CODES
-            print(f"stochplan: stopped ({res.stop_reason}) after iteration {res.history[-1].iteration}; "
-                  f"checkpoint in {out}/checkpoint.json; continue with: stochplan plan {case.path} --resume {out}",
-                  file=sys.stderr)
+            print(f"stochplan: stopped (--stop-after {args.stop_after})" + ctx.checkpoint_note(), file=sys.stderr)
             return EXIT_CODES[res.stop_reason]
     validation = None
     if not args.no_validate:
         from .report.validation import summary, validate_plan
         validation = validate_plan(inst, res.solutions)
         _log_validation(summary(validation))
+    interrupts.check()
     from .report.economics import baseline_solutions, economics
     econ = economics(inst, res, baseline_solutions(inst, res))
     log.info("against the baseline (%s): net benefit %.2f EUR/year, carbon %+.1f %%", econ["baseline_definition"],
@@ -171,7 +250,7 @@ def _plan(args, comm) -> int:
                         validation=validation, econ=econ)
     obj = doc["objective"]
     log.info("total %.2f EUR/year (investment %.2f, operation %.2f, penalty %.2f); wrote %s",
-             obj["total"], obj["investment"], obj["operation"], obj["penalty"], out)
+             obj["total"], obj["investment"], obj["operation"], obj["penalty"], out_path)
     for s in doc["storage"]:
         log.info("  storage at bus %d: %.3f MWh, %.3f MW", s["bus"], s["energy_mwh"], s["power_mw"])
     for c in doc["chargers"]:
@@ -189,11 +268,14 @@ def _log_validation(v: dict) -> None:
              v["ac_max_loading_diff"] or 0.0, v["ac_violations"], v["ac_nonconverged_steps"])
 
 
-def _validate(args, comm) -> int:
+def _validate(args, comm, ctx: _Context) -> int:
+    from .evaluation import read_plan
     from .report.validation import validate_saved_plan
 
     _one_rank(comm, "validate")
-    _log_validation(validate_saved_plan(Path(args.dir), args.case, progress=not args.quiet))
+    read_plan(Path(args.dir) / "results.json", "DIR")          # a plan directory, before claiming it
+    ctx.out = OutputDir.claim(Path(args.dir), "DIR")
+    _log_validation(validate_saved_plan(ctx.out, args.case, progress=not args.quiet))
     log.info("wrote %s and the metrics in %s", Path(args.dir) / "validation.csv", Path(args.dir) / "results.json")
     return 0
 
@@ -215,34 +297,40 @@ def _one_rank(comm, command: str) -> None:
         raise InputError(command, "runs on one rank; run it without mpiexec")
 
 
-def _out_dir(args, case, suffix: str) -> Path:
+def _out_path(args, case, suffix: str) -> Path:
     return Path(args.out) if args.out else Path("results") / f"{case.name}{suffix}"
 
 
-def _ev_aggregation(args, comm) -> int:
+def _claim(ctx: _Context, args, case, suffix: str) -> OutputDir:
+    ctx.out = OutputDir.claim(_out_path(args, case, suffix))
+    return ctx.out
+
+
+def _ev_aggregation(args, comm, ctx: _Context) -> int:
     from .config import default_case_path, load_case
     from .report.aggregation import run_aggregation
 
     sizes = _number_list(args.fleet_sizes, "--fleet-sizes", int, lambda v: v >= 1, "give counts ≥ 1")
     _one_rank(comm, "ev-aggregation")
     case = load_case(args.case or default_case_path())
-    out = _out_dir(args, case, "-ev-aggregation")
+    out = _claim(ctx, args, case, "-ev-aggregation")
     table = run_aggregation(case, sizes, out, progress=not args.quiet)
-    log.info("wrote %s\n%s", out, table.to_string(index=False))
+    log.info("wrote %s\n%s", out.path, table.to_string(index=False))
     return 0
 
 
-def _strategies(args, comm) -> int:
+def _strategies(args, comm, ctx: _Context) -> int:
     from .config import load_case
     from .instance import build_instance
     from .report.strategies import run_strategies
 
     _one_rank(comm, "strategies")
     case = load_case(args.case)
+    outdir.check(_out_path(args, case, "-strategies"))
     inst = build_instance(case)
-    out = _out_dir(args, case, "-strategies")
+    out = _claim(ctx, args, case, "-strategies")
     table = run_strategies(inst, out)
-    log.info("wrote %s\n%s", out, table.to_string(index=False))
+    log.info("wrote %s\n%s", out.path, table.to_string(index=False))
     return 0
 
 
@@ -263,27 +351,29 @@ def _year_case(args):
     return case
 
 
-def _reduce(args, comm) -> int:
+def _reduce(args, comm, ctx: _Context) -> int:
     from .network import build_ref, load_net
     from .report.reduction import write_reduction
     from .scenarios import year_of_days
 
     case = _year_case(args)
     _check_k(args.k, case)
+    if comm.rank == 0:
+        outdir.check(_out_path(args, case, "-reduce"))
     year = year_of_days(case, build_ref(load_net(case.network.source), case.network, case.name), args.k)
     if comm.rank != 0:
         return 0
-    out = _out_dir(args, case, "-reduce")
+    out = _claim(ctx, args, case, "-reduce")
     sc = case.scenarios
     summary = write_reduction(year, case.name, {"metric": sc.metric, "normalisation": sc.normalisation,
                                                 "backend": sc.backend, "seed": sc.seed}, out)
     log.info("%d days → %d representatives; mean distance to medoid %.3f, max %.3f (relative to the year's "
              "spread); wrote %s", summary["days"], summary["k"], summary["mean_distance_to_medoid"],
-             summary["max_distance_to_medoid"], out)
+             summary["max_distance_to_medoid"], out.path)
     return 0
 
 
-def _study(args, comm) -> int:
+def _study(args, comm, ctx: _Context) -> int:
     from .config import default_case_path, load_case
     from .report.study import run_study
 
@@ -291,29 +381,33 @@ def _study(args, comm) -> int:
                           "shares must lie in [0, 1]")
     _one_rank(comm, "study")
     case = load_case(args.case or default_case_path())
-    out = _out_dir(args, case, "-study")
+    out = _claim(ctx, args, case, "-study")
     table = run_study(case, shares, out)
-    log.info("study of %d shares written to %s\n%s", len(table), out, table.to_string(index=False))
+    log.info("study of %d shares written to %s\n%s", len(table), out.path, table.to_string(index=False))
     return 0
 
 
-def _evaluate(args, comm) -> int:
+def _evaluate(args, comm, ctx: _Context) -> int:
     from .evaluation import plan_vector, read_plan, run_evaluation
     from .instance import build_instance
     from .network import build_ref, load_net
     from .scenarios import year_of_days
 
     case = _year_case(args)
+    doc = read_plan(Path(args.plan))                 # the plan file first: it is cheap to check
+    if comm.rank == 0:
+        outdir.check(_out_path(args, case, "-evaluate"))
     ref = build_ref(load_net(case.network.source), case.network, case.name)
     inst = build_instance(case, days=year_of_days(case, ref).days)
-    plan = plan_vector(inst, read_plan(Path(args.plan)))          # checks the plan before any solve
-    out = _out_dir(args, case, "-evaluate")
+    plan = plan_vector(inst, doc)                     # the plan's buses against this case, before any solve
+    interrupts.check()
+    out = _claim(ctx, args, case, "-evaluate") if comm.rank == 0 else None
     log.info("evaluating %s on %d days of the year on %d rank(s)", args.plan, len(inst.days), comm.size)
     summary = run_evaluation(inst, plan, out, comm)
     if summary is not None:
         log.info("out of sample %.2f EUR/year vs in sample %.2f (gap %+.3f %%); 95th-percentile day %.2f EUR; "
                  "%.1f s; wrote %s", summary["out_of_sample_cost"], summary["in_sample_cost"],
-                 summary["gap_percent"], summary["p95_day_cost"], summary["seconds"], out)
+                 summary["gap_percent"], summary["p95_day_cost"], summary["seconds"], out.path)
     return 0
 
 

@@ -7,6 +7,7 @@ field names, as in pandapower (`_mw`, `_mwh`, `_eur_per_mwh`).
 from __future__ import annotations
 
 import math
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -19,6 +20,7 @@ except ModuleNotFoundError:  # Python 3.10
 from .errors import InputError
 
 DEFAULT_CASE = "ieee33.toml"
+SAFE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")   # a case name is a directory name under results/
 
 
 def default_case_path() -> Path:
@@ -229,6 +231,9 @@ class _Section:
         value = float(value)
         if math.isnan(value):
             raise InputError(self.field(key), "is NaN; give a number")
+        if math.isinf(value) and key in self.data:
+            raise InputError(self.field(key), f"must be a finite number, got {value}; leave the key out where its "
+                                              "default means no limit")
         if integer and value != int(value):
             raise InputError(self.field(key), f"must be a whole number, got {value}")
         if lo is not None and (value <= lo if lo_open else value < lo):
@@ -268,8 +273,9 @@ class _Section:
         for i, item in enumerate(value):
             if isinstance(item, bool) or not isinstance(item, (int, float)):
                 raise InputError(f"{self.field(key)}[{i}]", f"must be a number, got {item!r}")
-            if math.isnan(item):
-                raise InputError(f"{self.field(key)}[{i}]", "is NaN; every value of a profile must be a number")
+            if not math.isfinite(item):
+                raise InputError(f"{self.field(key)}[{i}]", f"is {item}; every value of a profile must be a finite "
+                                                            "number")
             if lo is not None and item < lo:
                 raise InputError(f"{self.field(key)}[{i}]", f"must be ≥ {lo:g}, got {item:g}")
             out.append(float(item))
@@ -314,6 +320,9 @@ def load_case(path: str | Path) -> Case:
 def case_from_dict(data: dict[str, Any], path: Path) -> Case:
     root = _Section(data, "")
     name = root.text("name", path.stem)
+    if not SAFE_NAME.fullmatch(name):
+        raise InputError("name", f"'{name}' is not a safe file name: use 1–64 letters, digits, '.', '_' or '-', "
+                                 "starting with a letter or digit (it names the output directory)")
 
     s = root.table("network")
     source = s.text("source")

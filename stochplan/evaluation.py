@@ -21,33 +21,67 @@ from .parallel import SerialComm, assign_days
 log = logging.getLogger(__name__)
 
 
+def _real(value) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and bool(np.isfinite(value))
+
+
 def read_plan(plan_path: Path, field: str = "--plan") -> dict:
-    """A `stochplan plan` results.json; a missing or broken file is an input error naming `field`."""
+    """A `stochplan plan` results.json, checked for the fields `evaluate` and `validate` use; a missing,
+    broken or wrongly shaped file is one input error naming `field`, the file and the bad entry."""
+    where = f"{field} ({plan_path})"
     try:
-        return json.loads(Path(plan_path).read_text())
+        doc = json.loads(Path(plan_path).read_text())
     except FileNotFoundError:
         raise InputError(field, f"'{plan_path}' not found; give the results.json of `stochplan plan`") from None
-    except json.JSONDecodeError as exc:
-        raise InputError(field, f"'{plan_path}' is not JSON ({exc})") from None
+    except (json.JSONDecodeError, UnicodeDecodeError, IsADirectoryError) as exc:
+        raise InputError(field, f"'{plan_path}' is not a JSON file ({exc})") from None
+
+    kinds = {"number": ("a finite number ≥ 0", lambda v: _real(v) and v >= 0), "real": ("a finite number", _real),
+             "bus": ("a bus index", lambda v: isinstance(v, int) and not isinstance(v, bool)),
+             "list": ("a list", lambda v: isinstance(v, list)), "table": ("an object", lambda v: isinstance(v, dict))}
+
+    def need(container, key, path, kind):
+        if not isinstance(container, dict) or key not in container:
+            raise InputError(where, f"{path} is missing; give the results.json of `stochplan plan`")
+        what, ok = kinds[kind]
+        if not ok(container[key]):
+            raise InputError(where, f"{path} must be {what}, got {container[key]!r}")
+        return container[key]
+
+    need(need(doc, "objective", "objective", "table"), "total", "objective.total", "real")
+    for i, s in enumerate(need(doc, "storage", "storage", "list")):
+        need(s, "bus", f"storage[{i}].bus", "bus")
+        need(s, "energy_mwh", f"storage[{i}].energy_mwh", "number")
+        need(s, "power_mw", f"storage[{i}].power_mw", "number")
+    for i, c in enumerate(need(doc, "chargers", "chargers", "list")):
+        need(c, "bus", f"chargers[{i}].bus", "bus")
+        need(c, "capacity_mw", f"chargers[{i}].capacity_mw", "number")
+    days = need(doc, "scenarios", "scenarios", "list")
+    if not days:
+        raise InputError(where, "scenarios is empty; give the results.json of `stochplan plan`")
+    for i, d in enumerate(days):
+        need(d, "day", f"scenarios[{i}].day", "bus")
+        need(d, "weight", f"scenarios[{i}].weight", "number")
+    return doc
 
 
-def plan_vector(inst: Instance, doc: dict) -> tuple[np.ndarray, np.ndarray, float]:
-    """results.json document → (x, y, its objective total). Every built asset must sit on a candidate of
-    this case."""
+def plan_vector(inst: Instance, doc: dict, field: str = "--plan") -> tuple[np.ndarray, np.ndarray, float]:
+    """A checked results.json document → (x, y, its objective total). Every built asset must sit on a
+    candidate of this case."""
     fs = inst.first
     e, p, c = (np.zeros(fs.n_storage), np.zeros(fs.n_storage), np.zeros(len(fs.station_buses)))
-    for i, s in enumerate(doc.get("storage", [])):
+    for i, s in enumerate(doc["storage"]):
         if s["bus"] not in fs.storage_buses:
-            raise InputError(f"--plan storage[{i}].bus", f"bus {s['bus']} is not a storage candidate of this case")
+            raise InputError(f"{field} storage[{i}].bus", f"bus {s['bus']} is not a storage candidate of this case")
         k = fs.storage_buses.index(s["bus"])
         e[k], p[k] = s["energy_mwh"], s["power_mw"]
-    for i, ch in enumerate(doc.get("chargers", [])):
+    for i, ch in enumerate(doc["chargers"]):
         if ch["bus"] not in fs.station_buses:
-            raise InputError(f"--plan chargers[{i}].bus", f"bus {ch['bus']} is not a charger station of this case")
+            raise InputError(f"{field} chargers[{i}].bus", f"bus {ch['bus']} is not a charger station of this case")
         c[fs.station_buses.index(ch["bus"])] = ch["capacity_mw"]
     x = np.concatenate([e, p, c])
-    if np.any(x < -1e-9) or np.any(x > fs.x_max + 1e-6):
-        raise InputError("--plan", "a planned size lies outside this case's bounds")
+    if np.any(x > fs.x_max + 1e-6):
+        raise InputError(field, "a planned size lies above this case's bounds")
     y = ((e > 0) | (p > 0)).astype(float)
     return np.clip(x, 0, fs.x_max), y, float(doc["objective"]["total"])
 
@@ -80,10 +114,8 @@ def evaluate_year(inst: Instance, x: np.ndarray, comm=None, progress: bool = Tru
     return None if table is None else table[:, :2]
 
 
-def write_evaluation(inst: Instance, x, y, in_sample: float, costs: np.ndarray, out: Path, seconds: float) -> dict:
+def write_evaluation(inst: Instance, x, y, in_sample: float, costs: np.ndarray, out, seconds: float) -> dict:
     import pandas as pd
-
-    from .report.results import atomic_directory
 
     fs = inst.first
     investment = fs.annual_cost(x, y)
@@ -95,14 +127,14 @@ def write_evaluation(inst: Instance, x, y, in_sample: float, costs: np.ndarray, 
                "mean_day_cost": float(costs[:, 0].mean()), "max_day_cost": float(costs[:, 0].max()),
                "penalty_per_year": DAYS_PER_YEAR * float(costs[:, 1].mean()),
                "currency": "EUR/year (day costs EUR/day)", "seconds": seconds}
-    with atomic_directory(out) as tmp:
+    with out.publish() as tmp:
         pd.DataFrame({"day": [d.day for d in inst.days], "cost": costs[:, 0], "penalty": costs[:, 1]}).to_csv(
             tmp / "days.csv", index=False, float_format="%.6f")
         (tmp / "evaluation.json").write_text(json.dumps(summary, indent=2) + "\n")
     return summary
 
 
-def run_evaluation(inst: Instance, plan: tuple[np.ndarray, np.ndarray, float], out: Path,
+def run_evaluation(inst: Instance, plan: tuple[np.ndarray, np.ndarray, float], out,
                    comm=None) -> dict | None:
     """`plan` = plan_vector(...), checked by the caller before any solve."""
     x, y, in_sample = plan

@@ -18,13 +18,13 @@ rank 0 writes a checkpoint (checkpoint.py) when given a directory; a run resumes
 from __future__ import annotations
 
 import logging
-import signal
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
+from .. import interrupts
 from ..errors import InputError
 from ..formulations.master import DAYS_PER_YEAR, Master
 from ..instance import Instance
@@ -63,6 +63,8 @@ class LoopState:
     master_s: float = 0.0
     sub_s: float = 0.0
     rebalanced: bool = False
+    finished: str | None = None                      # the stop reason once the loop has ended
+    multicut: bool = True
 
     def to_json(self) -> dict:
         out = dict(self.__dict__)
@@ -70,31 +72,66 @@ class LoopState:
         return out
 
     @classmethod
-    def from_json(cls, data: dict) -> "LoopState":
-        s = cls(**{k: v for k, v in data.items() if k in cls.__dataclass_fields__})
-        for name in ("best_x", "best_y", "core_x", "core_y"):
-            if getattr(s, name) is not None:
-                setattr(s, name, np.asarray(getattr(s, name), dtype=float))
-        s.history = [Iteration(**h) for h in data["history"]]
-        s.priced = [[np.asarray(x), np.asarray(v), np.asarray(g)] for x, v, g in data["priced"]]
+    def from_json(cls, data: dict, schema: checkpoint.Schema) -> "LoopState":
+        """Check every field against `schema` (sizes of this run's x, y and days), then build the state."""
+        n_x, n_days, n_y = schema.n_x, schema.n_days, schema.n_sites
+        s = cls()
+        for key in ("iteration", "lb", "best_ub", "alpha", "stall", "phase_lb", "phase_best", "master_s", "sub_s"):
+            setattr(s, key, schema.number(schema.get(data, key, "state"), f"state.{key}"))
+        s.iteration, s.stall = int(s.iteration), int(s.stall)
+        s.phase = schema.get(data, "phase", "state")
+        if s.phase not in ("init", "lp", "milp"):
+            schema.fail("state.phase", f"is '{s.phase}'")
+        s.rebalanced = bool(schema.get(data, "rebalanced", "state"))
+        s.multicut = schema.get(data, "multicut", "state")
+        if not isinstance(s.multicut, bool):
+            schema.fail("state.multicut", "must be true or false")
+        s.finished = data.get("finished")
+        if s.finished not in (None, *EXIT_CODES):
+            schema.fail("state.finished", f"is '{s.finished}'")
+        for key, length in (("best_x", n_x), ("core_x", n_x), ("best_y", n_y), ("core_y", n_y)):
+            setattr(s, key, schema.vector(schema.get(data, key, "state"), length, f"state.{key}", optional=True))
+        cores = schema.get(data, "site_cores", "state")
+        if not isinstance(cores, dict):
+            schema.fail("state.site_cores", "must be an object")
+        s.site_cores = {k: [schema.number(v[0], f"state.site_cores.{k}"), schema.vector(v[1], n_x, f"site_cores.{k}")]
+                        if isinstance(v, list) and len(v) == 2 else schema.fail(f"state.site_cores.{k}", "is bad")
+                        for k, v in cores.items()}
+        priced = schema.get(data, "priced", "state")
+        if not isinstance(priced, list) or not priced:
+            schema.fail("state.priced", "must be a non-empty list")
+        s.priced = []
+        for j, entry in enumerate(priced):
+            if not isinstance(entry, list) or len(entry) != 3:
+                schema.fail(f"state.priced[{j}]", "must hold a plan, its day values and its gradients")
+            s.priced.append([schema.vector(entry[0], n_x, f"state.priced[{j}][0]"),
+                             schema.vector(entry[1], n_days, f"state.priced[{j}][1]"),
+                             schema.matrix(entry[2], (n_days, n_x), f"state.priced[{j}][2]")])
+        history = schema.get(data, "history", "state")
+        if not isinstance(history, list) or len(history) != s.iteration + 1:
+            schema.fail("state.history", f"must have one entry per iteration 0..{s.iteration}")
+        try:
+            s.history = [Iteration(**h) for h in history]
+        except TypeError as exc:
+            schema.fail("state.history", f"has a bad entry ({exc})")
+        if s.best_x is None or s.best_y is None:
+            schema.fail("state.best_x", "is missing (no plan was priced)")
         return s
 
 
 class _Run:
     def __init__(self, inst: Instance, evaluator: DayEvaluator, tol, max_iter, time_limit_s, multicut,
-                 checkpoint_dir, stop_after):
+                 checkpoint_dir, stop_after, fingerprint):
         self.inst, self.fs, self.evaluator = inst, inst.first, evaluator
         self.tol, self.max_iter, self.time_limit_s = tol, max_iter, time_limit_s
         self.checkpoint_dir, self.stop_after = checkpoint_dir, stop_after
-        # Read once per run (not per checkpoint); cases built in memory without a file have none.
-        self.fingerprint = checkpoint.case_fingerprint(inst.case.path) if inst.case.path.is_file() else None
+        self.fingerprint = fingerprint
         self.weights = np.array([d.weight for d in inst.days])
         self.master = Master(self.fs, self.weights, multicut=multicut)
-        self.state = LoopState()
+        self.state = LoopState(multicut=multicut)
         self.best_solutions: dict = {}
         self.start = time.perf_counter()
         self.iterations_this_run = 0
-        self.signal: str | None = None
 
     # ------------------------------------------------------------------ pieces
 
@@ -119,14 +156,16 @@ class _Run:
         s.history.append(Iteration(s.iteration, lb, ub, gap, master_s, sub_s, s.phase))
         log.info("iter %3d %-4s LB %14.2f  UB %14.2f  gap %9.2e  master %6.2fs  subproblems %6.2fs",
                  s.iteration, s.phase, lb, ub, gap, master_s, sub_s)
-        if self.checkpoint_dir is not None:
-            checkpoint.save(self.checkpoint_dir, {"case_fingerprint": self.fingerprint,
-                                                  "multicut": self.master.multicut, "state": self.state.to_json()})
+        self.save()
         return gap
 
+    def save(self) -> None:
+        if self.checkpoint_dir is not None:
+            checkpoint.save(self.checkpoint_dir, {"fingerprint": self.fingerprint, "state": self.state.to_json()})
+
     def should_stop(self) -> str | None:
-        if self.signal:
-            return self.signal
+        if interrupts.requested():
+            return interrupts.requested()
         if self.stop_after is not None and self.iterations_this_run >= self.stop_after:
             return "stop_after"
         if time.perf_counter() - self.start > self.time_limit_s:
@@ -142,10 +181,8 @@ class _Run:
         self.improve(total, x0, y0)
         self.record(-np.inf, total, 0.0, sub_s)
 
-    def resume(self, saved: dict) -> None:
-        if saved["multicut"] != self.master.multicut:
-            raise InputError("--resume", "the checkpoint used a different cut type (benders.multicut)")
-        self.state = LoopState.from_json(saved["state"])
+    def resume(self, state: LoopState) -> None:
+        self.state = state
         for x, values, grads in self.state.priced:
             self.master.add_cuts(x, values, grads)
         log.info("resumed at iteration %d (%s phase) with %d priced plans; LB %.2f, UB %.2f", self.state.iteration,
@@ -219,9 +256,14 @@ class _Run:
 def solve_benders(inst: Instance, tol: float | None = None, max_iter: int | None = None,
                   time_limit_s: float | None = None, multicut: bool | None = None,
                   lp_phase: bool | None = None, stabilisation: str | None = None,
-                  checkpoint_dir: Path | None = None, resume: Path | None = None,
-                  stop_after: int | None = None, comm=None) -> PlanResult | int:
-    """Rank 0: run Benders and → PlanResult. Other ranks: serve day solves and → the exit code."""
+                  checkpoint_dir: Path | None = None, resume: LoopState | None = None,
+                  stop_after: int | None = None, fingerprint: dict | None = None, comm=None) -> PlanResult | int:
+    """Rank 0: run Benders and → PlanResult. Other ranks: serve day solves and → the exit code.
+
+    `resume` is the state of a checkpoint (`resume_state`; its fingerprint already compared with
+    `fingerprint`, which is saved in every new checkpoint). SIGINT/SIGTERM during the loop let the iteration finish and its
+    checkpoint be written; then `interrupts.Interrupted` is raised. A checkpoint of a run that converged
+    resumes without another iteration."""
     cfg = inst.case.benders
     pick = lambda value, default: default if value is None else value  # noqa: E731
     comm = comm or get_comm()
@@ -231,27 +273,32 @@ def solve_benders(inst: Instance, tol: float | None = None, max_iter: int | None
 
     code = 3
     run = _Run(inst, evaluator, pick(tol, cfg.tol), pick(max_iter, cfg.max_iter),
-               pick(time_limit_s, cfg.time_limit_s), pick(multicut, cfg.multicut), checkpoint_dir, stop_after)
-    previous = {sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM)}
+               pick(time_limit_s, cfg.time_limit_s), pick(multicut, cfg.multicut), checkpoint_dir, stop_after,
+               fingerprint)
     try:
-        for sig in previous:
-            signal.signal(sig, lambda signum, _frame: setattr(run, "signal", signal.Signals(signum).name))
-        log.info("Benders on '%s': %d days on %d rank(s), %d first-stage variables, %s",
-                 inst.case.name, len(inst.days), comm.size, inst.first.n_x,
-                 "multi-cut" if run.master.multicut else "single-cut")
-        if resume is not None:
-            run.resume(checkpoint.load(resume, run.fingerprint))
-        else:
-            run.initial()
-        reason = run.run(pick(lp_phase, cfg.lp_phase), pick(stabilisation, cfg.stabilisation) == "in-out",
-                         cfg.in_out_alpha)
-        code = EXIT_CODES[reason]
+        with interrupts.deferred():
+            log.info("Benders on '%s': %d days on %d rank(s), %d first-stage variables, %s",
+                     inst.case.name, len(inst.days), comm.size, inst.first.n_x,
+                     "multi-cut" if run.master.multicut else "single-cut")
+            if resume is not None:
+                if resume.multicut != run.master.multicut:
+                    raise InputError("--resume", "the checkpoint used a different cut type (benders.multicut)")
+                run.resume(resume)
+            else:
+                run.initial()
+            s = run.state
+            if s.finished == "gap" and s.history[-1].gap <= run.tol:
+                reason = "gap"
+                log.info("the checkpoint holds a converged run: no further iteration")
+            else:
+                reason = run.run(pick(lp_phase, cfg.lp_phase), pick(stabilisation, cfg.stabilisation) == "in-out",
+                                 cfg.in_out_alpha)
+            s.finished = reason
+            run.save()
+            code = EXIT_CODES[reason]
     finally:
-        for sig, handler in previous.items():
-            signal.signal(sig, handler)
         evaluator.stop(code)
 
-    s = run.state
     gap = relative_gap(s.lb, s.best_ub)
     converged = reason == "gap"
     log.info("Benders %s after %d iterations: gap %.2e (%s); rank busy time max/mean %.2f",
@@ -267,6 +314,12 @@ def solve_benders(inst: Instance, tol: float | None = None, max_iter: int | None
                                "ranks": comm.size,
                                "solver_retries": int(np.sum(getattr(evaluator, "rank_retries", 0))),
                                "load_balance_max_over_mean": load_balance(evaluator)})
+
+
+def resume_state(saved: dict, inst: Instance, path: Path) -> LoopState:
+    """The loop state of a loaded checkpoint, checked against this instance's sizes (before any solve)."""
+    schema = checkpoint.Schema(path, inst.first.n_x, len(inst.days), inst.first.n_storage)
+    return LoopState.from_json(schema.get(saved, "state", ""), schema)
 
 
 def load_balance(evaluator: DayEvaluator) -> float:

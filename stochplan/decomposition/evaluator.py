@@ -9,12 +9,12 @@ A failed solve on any rank stops every rank: rank 0 names the rank and day.
 from __future__ import annotations
 
 import logging
-import signal
 import sys
 import time
 
 import numpy as np
 
+from .. import interrupts
 from ..errors import SolverError
 from ..formulations.operation import DaySolution, build_operation, solve_day
 from ..instance import Instance
@@ -84,8 +84,7 @@ class DayEvaluator:
 
         SIGINT/SIGTERM are ignored here: launchers forward them to every rank, and rank 0 stops the run
         at the end of the iteration (checkpoint written), then releases the others."""
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            signal.signal(sig, signal.SIG_IGN)
+        interrupts.ignore()
         while True:
             header = self.comm.bcast(np.empty(2 + self.n_x))
             if header[0] == STOP:
@@ -107,7 +106,7 @@ class DayEvaluator:
         if failed.size:
             d = int(failed[0])
             raise SolverError(f"day {self.inst.days[d].day} on rank {self.owners[d]}",
-                              self.local_failures.get(d, FAILURES[int(rows[d, 2]) - 1]), "the last checkpoint is kept")
+                              self.local_failures.get(d, FAILURES[int(rows[d, 2]) - 1]))
         self.day_s = rows[:, 1]
         return rows[:, 0], rows[:, _META:]
 

@@ -92,11 +92,13 @@ class SessionRecords:
                         np.arange(n) < round(controllable_share * n))
 
 
-def read_sessions_csv(path, charger_kw: float) -> SessionRecords:
-    """CSV with columns `bus`, `plug_in`, `plug_out`, `energy_kwh`. Overnight sessions are fine (the dates
-    carry them). Impossible records — plug-out not after plug-in, energy above what the charger could deliver
-    in the session, negative or missing values — are rejected together: one error with their count and the
-    first rows."""
+def read_sessions_csv(path, charger_kw: float, battery_kwh: float = np.inf, efficiency: float = 1.0,
+                      station_buses=None) -> SessionRecords:
+    """CSV with columns `bus`, `plug_in`, `plug_out`, `energy_kwh` (grid side). Overnight sessions are fine
+    (the dates carry them). Impossible records — plug-out not after plug-in, energy above what the charger
+    could deliver in the session or above what the battery holds (η · energy > battery), negative or missing
+    values, a bus with no charging station — are rejected together: one error with their count and the first
+    rows."""
     import pandas as pd
 
     from ..errors import InputError
@@ -119,6 +121,11 @@ def read_sessions_csv(path, charger_kw: float) -> SessionRecords:
     reasons[(reasons == "") & (bus.isna() | energy.isna() | (energy < 0))] = "missing or negative bus/energy"
     reasons[(reasons == "") & ~(hours > 0)] = "plug-out not after plug-in"
     reasons[(reasons == "") & (energy > charger_kw * hours + 1e-9)] = f"energy above {charger_kw:g} kW × duration"
+    reasons[(reasons == "") & (efficiency * energy > battery_kwh + 1e-9)] = \
+        f"energy above the {battery_kwh:g} kWh battery (at efficiency {efficiency:g})"
+    if station_buses is not None:
+        reasons[(reasons == "") & ~bus.isin(list(station_buses))] = \
+            f"bus has no charging station (stations at {sorted(station_buses)})"
     bad = reasons[reasons != ""]
     if len(bad):
         examples = "; ".join(f"row {i + 2}: {r}" for i, r in bad.head(3).items())

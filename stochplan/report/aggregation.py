@@ -26,7 +26,6 @@ from ..ev.fleet import fleet_of
 from ..ev.regions import KINDS, station_region
 from ..ev.sessions import sample_sessions
 from ..solvers import solve_conic
-from .results import atomic_directory
 
 log = logging.getLogger(__name__)
 
@@ -35,7 +34,7 @@ PRICE_NOISE = 1.0          # prices c_t = hourly tariff × U(0, 2): a market-lik
 UNMET_COST_FACTOR = 10.0   # energy left undelivered costs 10× the day's highest price: delivered if at all possible
 
 
-def run_aggregation(case: Case, sizes: list[int], out: Path, populations=("cigre", "mixed"),
+def run_aggregation(case: Case, sizes: list[int], out, populations=("cigre", "mixed"),
                     progress: bool = True) -> pd.DataFrame:
     ev, steps = case.ev, case.time.steps_per_day
     dt = 24.0 / steps
@@ -73,7 +72,7 @@ def run_aggregation(case: Case, sizes: list[int], out: Path, populations=("cigre
             bar.update()
     bar.close()
     table = pd.DataFrame(rows)
-    with atomic_directory(out) as tmp:
+    with out.publish() as tmp:
         table.to_csv(tmp / "aggregation.csv", index=False, float_format="%.6g")
         plot_aggregation(table, case.name, tmp / "aggregation.png")
     return table

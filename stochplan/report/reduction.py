@@ -8,15 +8,15 @@ import numpy as np
 import pandas as pd
 
 from ..scenarios import Year
-from .results import atomic_directory
 
 
-def write_reduction(year: Year, case_name: str, settings: dict, out: Path) -> dict:
+def write_reduction(year: Year, case_name: str, settings: dict, out) -> dict:
+    """`out`: the claimed output directory (outdir.OutputDir)."""
     red, days = year.reduction, year.days
     summary = {"case": case_name, "days": len(days), "k": len(red.medoids), **settings,
                "mean_distance_to_medoid": red.mean_distance, "max_distance_to_medoid": red.max_distance,
                "distance_note": "relative to the mean distance of the year's days to its single medoid"}
-    with atomic_directory(out) as tmp:
+    with out.publish() as tmp:
         pd.DataFrame({"day": [days[m].day for m in red.medoids], "weight": red.weights,
                       "cluster_size": red.cluster_sizes}).to_csv(tmp / "representatives.csv", index=False)
         pd.DataFrame({"day": [d.day for d in days], "cluster": red.labels,

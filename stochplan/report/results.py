@@ -1,20 +1,18 @@
 """Write a plan's results: results.json, convergence.csv, dispatch tables and a convergence plot.
 
-Everything is written into a fresh temporary directory next to the target and renamed into place at the
-end, so a failed run never leaves a half-written output directory.
+Everything is written into the output directory's staging folder and moved into place at the end
+(outdir.OutputDir.publish), so a failed or stopped run never leaves a half-written output directory.
 """
 from __future__ import annotations
 
 import json
-import shutil
-import tempfile
-from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
 from ..instance import Instance
+from ..outdir import OutputDir
 from ..result import PlanResult, json_default
 from .economics import yearly
 
@@ -121,29 +119,9 @@ def plot_convergence(res: PlanResult, case_name: str, path: Path) -> None:
     plt.close(fig)
 
 
-@contextmanager
-def atomic_directory(out: Path, keep: tuple[str, ...] = ()):
-    """Yield a fresh temporary directory next to `out`; on success it replaces `out` whole (files named in
-    `keep` are carried over from the old `out`), on failure it is removed and `out` is untouched."""
-    out = Path(out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
-    try:
-        yield tmp
-        for name in keep:
-            if (out / name).is_file():
-                shutil.copy2(out / name, tmp / name)
-        if out.exists():
-            shutil.rmtree(out)
-        tmp.rename(out)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
-
-
-def write_results(inst: Instance, res: PlanResult, out: Path, retries: int = 0,
+def write_results(inst: Instance, res: PlanResult, out: OutputDir, retries: int = 0,
                   validation: pd.DataFrame | None = None, econ: dict | None = None) -> dict:
-    """Write everything into `out` atomically (temp dir + rename). → the results.json document."""
+    """Write everything into the owned directory `out`, whole or not at all. → the results.json document."""
     doc = summarise(inst, res, retries)
     if validation is not None:
         from .validation import summary
@@ -155,7 +133,7 @@ def write_results(inst: Instance, res: PlanResult, out: Path, retries: int = 0,
                               pv_utilisation_baseline=econ["baseline"]["pv_utilisation"],
                               peak_line_loading_baseline=econ["baseline"]["peak_line_loading"],
                               min_voltage_pu_baseline=econ["baseline"]["min_voltage_pu"])
-    with atomic_directory(out, keep=("checkpoint.json",)) as tmp:
+    with out.publish() as tmp:
         if econ is not None:
             (tmp / "summary.md").write_text(summary_markdown(inst.case.name, doc, econ))
         if validation is not None:

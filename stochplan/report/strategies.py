@@ -21,7 +21,6 @@ from ..errors import InputError
 from ..ev.fleet import fleet_of
 from ..formulations.charging import solve_charging, soc_of
 from ..instance import Instance
-from .results import atomic_directory
 from .validation import ac_steps, violations
 
 log = logging.getLogger(__name__)
@@ -33,7 +32,7 @@ STRATEGIES = {             # name: (V2G, reactive support); None = uncoordinated
 SOC_GOAL = 0.9
 
 
-def run_strategies(inst: Instance, out: Path) -> pd.DataFrame:
+def run_strategies(inst: Instance, out) -> pd.DataFrame:
     case, day = inst.case, inst.days[0]
     if case.ev.controllable_share < 1.0:
         raise InputError("ev.controllable_share", "the strategies study schedules every EV; set it to 1.0")
@@ -62,7 +61,7 @@ def run_strategies(inst: Instance, out: Path) -> pd.DataFrame:
         socs[name] = soc.mean(0)
         rows[-1]["v2g_discharge_mwh"] = float(np.clip(-p_ev, 0, None).sum() * day.dt_h)
     table = pd.DataFrame(rows)
-    with atomic_directory(out) as tmp:
+    with out.publish() as tmp:
         table.to_csv(tmp / "strategies.csv", index=False, float_format="%.6g")
         plot_strategies(inst, day, bands, socs, tmp)
     return table

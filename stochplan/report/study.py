@@ -10,12 +10,12 @@ import pandas as pd
 from ..decomposition import solve_benders
 from ..instance import build_instance
 from .economics import baseline_solutions, economics
-from .results import atomic_directory
 
 log = logging.getLogger(__name__)
 
 
-def run_study(case, shares: list[float], out: Path) -> pd.DataFrame:
+def run_study(case, shares: list[float], out) -> pd.DataFrame:
+    """`out`: the claimed output directory (outdir.OutputDir)."""
     rows = []
     for share in shares:
         log.info("controllable share %.2f", share)
@@ -31,7 +31,7 @@ def run_study(case, shares: list[float], out: Path) -> pd.DataFrame:
                    pv_utilisation=econ["plan"]["pv_utilisation"], converged=res.converged)
         rows.append(row)
     table = pd.DataFrame(rows)
-    with atomic_directory(out) as tmp:
+    with out.publish() as tmp:
         table.to_csv(tmp / "study.csv", index=False, float_format="%.6g")
         plot_study(case.name, table, tmp / "study.png")
     return table

@@ -10,9 +10,7 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import warnings
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -109,10 +107,11 @@ def summary(table: pd.DataFrame) -> dict:
             "ac_nonconverged_steps": int((~table.converged).sum()), "ac_steps": int(len(table))}
 
 
-def validate_saved_plan(out: Path, case_path: str | None = None, progress: bool = True) -> dict:
+def validate_saved_plan(out, case_path: str | None = None, progress: bool = True) -> dict:
     """`stochplan validate DIR`: re-solve the planned days at DIR/results.json's plan, run the AC check and
     write DIR/validation.csv and the summary into DIR/results.json's metrics. → that summary.
 
+    `out` is DIR claimed (outdir.OutputDir): both files are replaced together or not at all.
     The days are re-solved rather than read back from the dispatch CSVs: the AC check needs every device's
     reactive power and the per-bus shedding, which the CSVs (written for people) do not carry."""
     from tqdm import tqdm
@@ -124,27 +123,24 @@ def validate_saved_plan(out: Path, case_path: str | None = None, progress: bool 
     from ..instance import build_instance
     from ..result import json_default
 
-    results = Path(out) / "results.json"
+    results = out.path / "results.json"
     doc = read_plan(results, "DIR")
     case_path = case_path or doc.get("case_file")
     if not case_path:
         raise InputError("--case", f"'{results}' does not name its case file; pass --case CASE.toml")
     case = load_case(case_path)
-    planned_days = [s["day"] for s in doc.get("scenarios", [])]
+    planned_days = [s["day"] for s in doc["scenarios"]]
     inst = build_instance(case, k=len(planned_days) if case.scenarios.source == "year" else None)
     if [d.day for d in inst.days] != planned_days:
         raise InputError("--case", f"'{case.path}' gives days {[d.day for d in inst.days]}, the plan was made on "
                                    f"{planned_days}; pass the case file the plan was made with")
-    x, _, _ = plan_vector(inst, doc)
+    x, _, _ = plan_vector(inst, doc, "DIR")
     solutions = [solve_day(build_operation(inst, day), x)
                  for day in tqdm(inst.days, desc="re-solving planned days", unit="day", disable=not progress)]
     table = validate_plan(inst, solutions)
     found = summary(table)
-    doc["metrics"].update(found)
-    for name, write in (("validation.csv", lambda p: table.to_csv(p, index=False, float_format="%.6g")),
-                        ("results.json", lambda p: p.write_text(json.dumps(doc, indent=2, default=json_default)
-                                                                + "\n"))):
-        tmp = Path(out) / f".{name}.tmp"
-        write(tmp)
-        os.replace(tmp, Path(out) / name)     # each file whole or not at all
+    doc.setdefault("metrics", {}).update(found)
+    with out.publish(replace_all=False) as tmp:
+        table.to_csv(tmp / "validation.csv", index=False, float_format="%.6g")
+        (tmp / "results.json").write_text(json.dumps(doc, indent=2, default=json_default) + "\n")
     return found

@@ -100,7 +100,9 @@ class _DayMaker:
         self.pv_cap = np.array([u.capacity_mw for u in case.pv])
         self.pq_ratio = np.divide(ref.load_q_pu, ref.load_p_pu, out=np.zeros(ref.n_bus), where=ref.load_p_pu > 0)
         self.base_p = ref.load_p_pu * ref.base_mva
-        self.records = read_sessions_csv(case.ev.sessions_csv, case.ev.charger_kw) if case.ev.sessions_csv else None
+        self.records = read_sessions_csv(case.ev.sessions_csv, case.ev.charger_kw, case.ev.battery_kwh,
+                                         case.ev.efficiency, {st.bus for st in case.chargers.stations}) \
+            if case.ev.sessions_csv else None
 
     def __call__(self, day: int, weight: float, load_scale, pv_scale, seed, start=None) -> Day:
         case = self.case
@@ -146,11 +148,12 @@ def year_of_days(case: Case, ref: Ref, k: int | None = None) -> Year:
         + pd.to_timedelta(np.array(day_ids), unit="D")
     days = [make(d, 1.0 / len(day_ids), windows[d][:, bus_profile].T, windows[d][:, pv_profile].T,
                  [sc.seed, d], start=starts[d].to_datetime64()) for d in day_ids]
+    field = "scenarios.k" if k is None else "--k"
     k = sc.k if k is None else k
     x = features([np.array([d.load_p_mw.sum(0) for d in days]), np.array([d.pv_avail_mw.sum(0) for d in days]),
                   np.array([d.ev.energy_required_mwh.sum() for d in days])[:, None],
                   np.array([d.buy_eur_per_mwh for d in days])], sc.normalisation)
-    return Year(days=days, reduction=reduce_days(x, k, sc.metric, sc.seed, sc.backend))
+    return Year(days=days, reduction=reduce_days(x, k, sc.metric, sc.seed, sc.backend, field))
 
 
 def build_days(case: Case, ref: Ref, k: int | None = None) -> list[Day]:

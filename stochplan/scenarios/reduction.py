@@ -48,11 +48,12 @@ def features(blocks: list[np.ndarray], how: str = "zscore") -> np.ndarray:
 
 
 def reduce_days(x: np.ndarray, k: int, metric: str = "euclidean", seed: int = 0,
-                backend: str = "kmedoids") -> Reduction:
-    """Cluster the rows of `x` (days × features) into k groups around medoid days."""
+                backend: str = "kmedoids", field: str = "scenarios.k") -> Reduction:
+    """Cluster the rows of `x` (days × features) into k groups around medoid days; `field` names where k
+    came from in an error."""
     n = len(x)
     if not 1 <= k <= n:
-        raise InputError("scenarios.k", f"K = {k} must be between 1 and the number of days ({n})")
+        raise InputError(field, f"K = {k} must be between 1 and the number of days ({n})")
     dist = cdist(x, x, metric=metric)
     if k == n:
         medoids, labels = np.arange(n), np.arange(n)

@@ -1,0 +1,47 @@
+"""Run `stochplan` and send this very process a signal at a chosen point (for the stop tests).
+
+    python tests/interrupting.py SIGNAL POINT -- plan CASE --out DIR ...
+
+POINT `loading`: while the feeder is read, inside a `try: … except: pass` — what SimBench's loader does with
+its bare `except:` — so the stop is swallowed there and must still end the run. POINT `ac-check`: at the
+start of the AC power-flow check, after Benders has converged."""
+import os
+import signal
+import sys
+import time
+
+import stochplan.instance as instance
+import stochplan.report.validation as validation
+from stochplan.cli import main
+
+sig, point = getattr(signal, sys.argv[1]), sys.argv[2]
+
+
+def send():
+    os.kill(os.getpid(), sig)
+    time.sleep(0.2)                       # the handler runs here
+
+
+if point == "loading":
+    real_load_net = instance.load_net
+
+    def load_net(source):
+        try:
+            send()
+        except:  # noqa: E722 — the swallowing this test is about
+            pass
+        return real_load_net(source)
+
+    instance.load_net = load_net
+elif point == "ac-check":
+    real_validate = validation.validate_plan
+
+    def validate_plan(inst, solutions):
+        send()
+        return real_validate(inst, solutions)
+
+    validation.validate_plan = validate_plan
+else:
+    raise SystemExit(f"unknown point {point}")
+
+sys.exit(main(sys.argv[4:]))
