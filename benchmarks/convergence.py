@@ -1,57 +1,103 @@
-"""Benders convergence on a case (default: scenarios/ieee33.toml): iterations to the tolerance, total time
-and its split — master (HiGHS), subproblem solver (Clarabel), cvxpy parameter substitution and result
-read-back, and everything else — measured side by side for the algorithm's options in one run.
+"""Benders against the exact extensive form, measured side by side in one run.
 
-    python benchmarks/convergence.py [CASE.toml] [--tol 1e-4] [--variants default,no-stabilisation,lp-phase,single-cut]
+For each case (optionally with its own K: `CASE.toml:K`), the exact EF (branch-and-bound over the sites,
+where it solves) and Benders with each stabilisation; then, with --command, the whole `stochplan plan`
+command with the case's own settings. Prints one table (and writes it as CSV with --csv):
+
+    case, K, method, iterations, gap, objective EUR/yr, algorithm s, master s, command s, ratio to the EF
+
+    python benchmarks/convergence.py [CASE[:K] ...] [--stabilisations level,interior-level,trust-region,in-out,none]
+                                     [--tol 1e-4] [--max-iter 150] [--no-ef] [--command] [--csv FILE]
+
+Times are wall seconds on this machine, one process (Clarabel single-threaded); `algorithm s` excludes
+building the instance (profiles, reduction), which both methods share.
 """
 from __future__ import annotations
 
 import argparse
 import logging
+import subprocess
+import sys
+import tempfile
 import time
+from pathlib import Path
+
+import pandas as pd
 
 from stochplan.config import default_case_path, load_case
 from stochplan.decomposition import solve_benders
+from stochplan.decomposition.stabilisation import KINDS
+from stochplan.errors import SolverError
+from stochplan.formulations.extensive import solve_extensive
 from stochplan.instance import build_instance
-from stochplan.solvers import conic
 
-VARIANTS = {
-    "default": {},
-    "no-stabilisation": {"stabilisation": "none"},
-    "lp-phase": {"lp_phase": True},
-    "single-cut": {"multicut": False},
-}
+
+def run_case(spec: str, args) -> list[dict]:
+    path, _, k = spec.partition(":")
+    case = load_case(path)
+    k = int(k) if k else None
+    inst = build_instance(case, k=k)
+    label = dict(case=case.name, K=len(inst.days))
+    rows, ef_s = [], None
+    if not args.no_ef:
+        t0 = time.perf_counter()
+        try:
+            ef = solve_extensive(inst)
+            ef_s = time.perf_counter() - t0
+            rows.append({**label, "method": f"EF ({ef.timings['nodes']} nodes)", "iterations": None, "gap": 0.0,
+                         "objective": ef.upper_bound, "algorithm_s": ef_s, "master_s": None})
+        except SolverError as exc:
+            rows.append({**label, "method": "EF", "iterations": None, "gap": None, "objective": None,
+                         "algorithm_s": time.perf_counter() - t0, "master_s": None, "note": str(exc)})
+        print(_line(rows[-1]), flush=True)
+    for kind in args.stabilisations.split(","):
+        t0 = time.perf_counter()
+        res = solve_benders(inst, tol=args.tol, max_iter=args.max_iter, stabilisation=kind)
+        seconds = time.perf_counter() - t0
+        rows.append({**label, "method": f"benders {kind}", "iterations": res.history[-1].iteration, "gap": res.gap,
+                     "objective": res.exactness.get("total_eur"), "algorithm_s": seconds,
+                     "master_s": res.timings["master_s"], "ratio_to_ef": seconds / ef_s if ef_s else None,
+                     "note": "" if res.converged else f"stopped: {res.stop_reason}"})
+        print(_line(rows[-1]), flush=True)
+    if args.command:
+        with tempfile.TemporaryDirectory() as tmp:
+            cmd = [sys.executable, "-m", "stochplan", "plan", path, "--out", str(Path(tmp) / "out"), "-q"]
+            cmd += ["--k", str(k)] if k else []
+            t0 = time.perf_counter()
+            proc = subprocess.run(cmd, capture_output=True, text=True)
+            rows.append({**label, "method": f"stochplan plan ({case.benders.stabilisation})", "iterations": None,
+                         "gap": None, "objective": None, "algorithm_s": None, "master_s": None,
+                         "command_s": time.perf_counter() - t0, "note": f"exit {proc.returncode}"})
+        print(_line(rows[-1]), flush=True)
+    return rows
+
+
+def _line(row: dict) -> str:
+    fmt = lambda v, f: "-" if v is None or v != v else format(v, f)  # noqa: E731
+    return (f"{row['case']:<14}{row['K']:>4}  {row['method']:<26}{fmt(row.get('iterations'), 'd'):>6}"
+            f"{fmt(row.get('gap'), '.1e'):>9}{fmt(row.get('objective'), ',.2f'):>16}{fmt(row.get('algorithm_s'), '.1f'):>9}"
+            f"{fmt(row.get('master_s'), '.1f'):>8}{fmt(row.get('command_s'), '.1f'):>9}"
+            f"{fmt(row.get('ratio_to_ef'), '.2f'):>8}  {row.get('note', '')}")
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser()
-    parser.add_argument("case", nargs="?")
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("cases", nargs="*", help="CASE.toml or CASE.toml:K (default: the default case)")
+    parser.add_argument("--stabilisations", default=",".join(KINDS))
     parser.add_argument("--tol", type=float, default=1e-4)
-    parser.add_argument("--max-iter", type=int, default=300)
-    parser.add_argument("--variants", default="default,no-stabilisation,lp-phase")
+    parser.add_argument("--max-iter", type=int, default=150)
+    parser.add_argument("--no-ef", action="store_true", help="skip the exact extensive form")
+    parser.add_argument("--command", action="store_true", help="also time the whole `stochplan plan` command")
+    parser.add_argument("--csv", help="write the table here")
     args = parser.parse_args()
     logging.basicConfig(level=logging.WARNING)
-
-    t0 = time.perf_counter()
-    inst = build_instance(load_case(args.case or default_case_path()))
-    setup_s = time.perf_counter() - t0
-    print(f"case {inst.case.name}: {inst.ref.n_bus} buses, {len(inst.days)} days × {inst.case.time.steps_per_day} "
-          f"steps, {inst.first.n_x} continuous + {inst.first.n_storage} binary first-stage variables; "
-          f"instance built in {setup_s:.2f} s")
-    header = (f"{'variant':<18}{'iters':>6}{'gap':>10}{'total s':>9}{'master':>8}{'solver':>8}{'cvxpy':>8}"
-              f"{'other':>8}{'retries':>8}  objective EUR/yr")
-    print(header)
-    for name in args.variants.split(","):
-        retries_before = conic.retry_count
-        res = solve_benders(inst, tol=args.tol, max_iter=args.max_iter, **VARIANTS[name])
-        t = res.timings
-        cvxpy_s = t["subproblems_s"] - t["subproblem_solver_s"]
-        other = t["total_s"] - t["master_s"] - t["subproblems_s"]
-        share = lambda v: f"{100 * v / t['total_s']:6.1f}%"  # noqa: E731
-        print(f"{name:<18}{res.history[-1].iteration:>6}{res.gap:>10.2e}{t['total_s']:>9.1f}"
-              f"{share(t['master_s']):>8}{share(t['subproblem_solver_s']):>8}{share(cvxpy_s):>8}{share(other):>8}"
-              f"{conic.retry_count - retries_before:>8}  {res.upper_bound:,.0f}"
-              + ("" if res.converged else f"  (stopped: {res.stop_reason})"))
+    print(f"{'case':<14}{'K':>4}  {'method':<26}{'iters':>6}{'gap':>9}{'objective EUR/yr':>16}{'alg s':>9}"
+          f"{'master':>8}{'cmd s':>9}{'/EF':>8}")
+    rows = []
+    for spec in args.cases or [str(default_case_path())]:
+        rows += run_case(spec, args)
+    if args.csv:
+        pd.DataFrame(rows).to_csv(args.csv, index=False)
 
 
 if __name__ == "__main__":

@@ -51,7 +51,7 @@ def _parser() -> argparse.ArgumentParser:
     plan.add_argument("case", nargs="?", help="case file (TOML); default scenarios/ieee33.toml")
     plan.add_argument("--out", help="output directory (default results/<case name>)")
     plan.add_argument("--method", choices=("benders", "ef"), default="benders",
-                      help="Benders decomposition or the extensive form (siting relaxed unless fixed)")
+                      help="Benders decomposition or the extensive form (exact: branch-and-bound over the sites)")
     plan.add_argument("--k", type=int, help="representative days (overrides scenarios.k; year scenarios)")
     plan.add_argument("--tol", type=float, help="relative Benders gap to stop at (default from case, 1e-4)")
     plan.add_argument("--max-iter", type=int, help="Benders iteration cap")
@@ -222,9 +222,9 @@ def _plan(args, comm, ctx: _Context) -> int:
              len(inst.station_bus), out_path)
     if args.method == "ef":
         from .formulations.extensive import solve_extensive
-        if inst.first.siting == "binary":
-            log.warning("extensive form: Clarabel has no integers, so storage siting is relaxed to 0 ≤ y ≤ 1")
         res = solve_extensive(inst)
+        log.info("extensive form: %.2f EUR/year, %d node(s) (%s), %.1f s", res.upper_bound, res.timings["nodes"],
+                 res.timings["siting"], res.timings["total_s"])
     else:
         from .decomposition import solve_benders
         res = solve_benders(inst, tol=args.tol, max_iter=args.max_iter, time_limit_s=args.time_limit,

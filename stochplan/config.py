@@ -61,11 +61,10 @@ class ModelConfig:
     balance_weight_eur: float = 0.0           # EUR per day per unit of balance index
     load_shed_cost_eur_per_mwh: float = 3000.0
     ev_unmet_cost_eur_per_mwh: float = 500.0
-    # Capacity every candidate has before any build, as a share of its upper bound. A small floor keeps each
-    # day's SOCP strictly feasible at "build nothing": at an exact zero the inverter cone ‖(p, q)‖ ≤ 0 has no
-    # interior, Clarabel ends `optimal_inaccurate`, and the copy duals land anywhere on an unbounded face
-    # (cut slopes of −3·10⁵ EUR/day per MWh against true marginal values near −140).
-    capacity_floor: float = 1e-3
+    # Capacity every candidate has before any build, as a share of its upper bound: existing equipment, part of
+    # the model. 0 (the default) is the model as stated; Benders gets good cuts at zero capacity from its
+    # proximal copy (formulations/operation.py: constraint_copy), not from free capacity.
+    capacity_floor: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -181,7 +180,7 @@ class BendersConfig:
     time_limit_s: float = 3600.0
     multicut: bool = True
     lp_phase: bool = False             # first converge on the LP relaxation of the master, then add integrality
-    stabilisation: str = "in-out"      # "in-out" | "none"
+    stabilisation: str = "interior-level"   # decomposition/stabilisation.py: KINDS (default by measurement)
     in_out_alpha: float = 0.5          # weight of the master point in the separation point
 
 
@@ -358,7 +357,7 @@ def case_from_dict(data: dict[str, Any], path: Path) -> Case:
         balance_weight_eur=s.number("balance_weight_eur", 0.0, lo=0),
         load_shed_cost_eur_per_mwh=s.number("load_shed_cost_eur_per_mwh", 3000.0, lo=0, lo_open=True),
         ev_unmet_cost_eur_per_mwh=s.number("ev_unmet_cost_eur_per_mwh", 500.0, lo=0, lo_open=True),
-        capacity_floor=s.number("capacity_floor", 1e-3, lo=0, hi=0.1),
+        capacity_floor=s.number("capacity_floor", 0.0, lo=0, hi=0.1),
     )
     s.done()
 
@@ -488,7 +487,8 @@ def case_from_dict(data: dict[str, Any], path: Path) -> Case:
                             max_iter=s.number("max_iter", 100, lo=1, integer=True),
                             time_limit_s=s.number("time_limit_s", 3600.0, lo=0, lo_open=True),
                             multicut=s.flag("multicut", True), lp_phase=s.flag("lp_phase", False),
-                            stabilisation=s.text("stabilisation", "in-out", ("in-out", "none")),
+                            stabilisation=s.text("stabilisation", "interior-level", ("level", "interior-level",
+                                                                             "trust-region", "in-out", "none")),
                             in_out_alpha=s.number("in_out_alpha", 0.5, lo=0, lo_open=True, hi=1))
     s.done()
     root.done()

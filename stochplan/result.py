@@ -33,6 +33,7 @@ class PlanResult:
     stop_reason: str
     history: list[Iteration] = field(default_factory=list)
     timings: dict[str, float] = field(default_factory=dict)
+    exactness: dict = field(default_factory=dict)   # the exact model at the final plan (benders.exactness)
 
 
 def json_default(value):

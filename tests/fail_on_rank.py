@@ -13,12 +13,12 @@ calls = {"n": 0}
 real_solve_day = evaluator.solve_day
 
 
-def failing_solve_day(model, x_hat):
+def failing_solve_day(model, x_hat, cut=False):
     if model.day.day == day_index:
         calls["n"] += 1
         if calls["n"] >= fail_at:
             raise SolverError(f"day {model.day.day}", "NumericalError (injected by the test)")
-    return real_solve_day(model, x_hat)
+    return real_solve_day(model, x_hat, cut=cut)
 
 
 evaluator.solve_day = failing_solve_day

@@ -90,8 +90,8 @@ def test_extensive_form_from_the_cli(tmp_path):
     assert main(["plan", case, "--out", str(out_e), "--method", "ef", "-q"]) == 0
     b = json.loads((out_b / "results.json").read_text())
     e = json.loads((out_e / "results.json").read_text())
-    # one storage candidate and no site limit: the relaxed siting of the EF is exact unless a site cost is paid
-    assert e["method"] == "ef" and e["model"]["siting"] == "relaxed"
+    # binary siting: the EF is exact by branch-and-bound over the sites
+    assert e["method"] == "ef" and e["model"]["siting"] == "binary" and e["extensive_form"]["nodes"] >= 1
     assert b["objective"]["total"] == pytest.approx(e["objective"]["total"], rel=1e-4)
 
 

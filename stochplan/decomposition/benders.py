@@ -1,16 +1,18 @@
 """Benders decomposition (L-shaped, multi-cut by default) of the two-stage planning problem.
 
-LB = master optimum; UB = best cᵀx̂ + c_yᵀŷ + 365 Σ_s π_s Q_s(x̂) over priced plans that are feasible for
+LB = master optimum; UB = best cᵀx̂ + c_yᵀŷ + 365 Σ_s π_s Q_ρ,s(x̂) over priced plans that are feasible for
 the master; stop when (UB − LB)/|UB| ≤ tol, at `max_iter` master solves, or past `time_limit_s`.
+Q_ρ is the day's cost priced through the proximal copy (formulations/operation.py: constraint_copy): ≤ Q and
+within ~1e-7 of it, so cuts are valid and the bounds honest; the final plan is then evaluated exactly.
+
+Each iteration: the master (MILP, or its LP relaxation in the optional LP phase) gives the LB and a siting;
+if the best plan is already within the tolerance of it, the run stops without pricing again; otherwise the
+stabiliser (stabilisation.py: level, interior-level, trust-region, in-out, none) picks the plan to price,
+every day is priced at it (one cut per day; single-cut sums them) and the best plan is updated.
 
 - Iteration 0 prices "build nothing", so every θ_s has a cut before the first master solve.
 - LP phase (option, binary siting only): first converge on the master's LP relaxation, whose cuts stay
   valid, then restore integrality. Its plans are fractional, so they never become the incumbent.
-- In-out stabilisation (Ben-Ameur & Neto 2007; Fischetti, Ljubić & Sinnl 2017): cuts are computed at
-  x_sep = α x_master + (1 − α) x_core. In the LP phase x_core ← (x_core + x_sep)/2; in the integer
-  phase each siting keeps its own core, the best plan priced with those sites, and a siting seen for
-  the first time is priced as the master proposes it (a mix of two sitings is no plan). After 3
-  iterations without a rise of the lower bound, α = 1 (plain Kelley steps, which guarantee convergence).
 
 Only rank 0 runs this loop; the other ranks serve day solves (evaluator.py). After every iteration
 rank 0 writes a checkpoint (checkpoint.py) when given a directory; a run resumes from it exactly.
@@ -31,10 +33,10 @@ from ..instance import Instance
 from ..parallel import get_comm
 from ..result import Iteration, PlanResult
 from . import checkpoint
+from .stabilisation import make as make_stabiliser
 from .evaluator import DayEvaluator
 
 log = logging.getLogger(__name__)
-STALL_ITERATIONS = 3
 EXIT_CODES = {"gap": 0, "max_iter": 1, "time_limit": 1, "stop_after": 4, "SIGINT": 130, "SIGTERM": 143}
 
 
@@ -51,13 +53,11 @@ class LoopState:
     best_ub: float = np.inf
     best_x: np.ndarray | None = None
     best_y: np.ndarray | None = None
-    alpha: float = 1.0
-    stall: int = 0
     phase_lb: float = -np.inf
-    phase_best: float = np.inf
-    core_x: np.ndarray | None = None         # LP-phase core
-    core_y: np.ndarray | None = None
-    site_cores: dict = field(default_factory=dict)   # "0,1,1" → [cost, x]
+    phase_best: float = np.inf                       # best priced value in this phase (fractional in the LP one)
+    phase_best_x: np.ndarray | None = None
+    phase_best_y: np.ndarray | None = None
+    stab: dict = field(default_factory=dict)         # the stabiliser's state
     priced: list = field(default_factory=list)       # [x, values, grads] of every priced plan (the cuts)
     history: list = field(default_factory=list)
     master_s: float = 0.0
@@ -76,27 +76,24 @@ class LoopState:
         """Check every field against `schema` (sizes of this run's x, y and days), then build the state."""
         n_x, n_days, n_y = schema.n_x, schema.n_days, schema.n_sites
         s = cls()
-        for key in ("iteration", "lb", "best_ub", "alpha", "stall", "phase_lb", "phase_best", "master_s", "sub_s"):
+        for key in ("iteration", "lb", "best_ub", "phase_lb", "phase_best", "master_s", "sub_s"):
             setattr(s, key, schema.number(schema.get(data, key, "state"), f"state.{key}"))
-        s.iteration, s.stall = int(s.iteration), int(s.stall)
+        s.iteration = int(s.iteration)
         s.phase = schema.get(data, "phase", "state")
         if s.phase not in ("init", "lp", "milp"):
             schema.fail("state.phase", f"is '{s.phase}'")
-        s.rebalanced = bool(schema.get(data, "rebalanced", "state"))
-        s.multicut = schema.get(data, "multicut", "state")
-        if not isinstance(s.multicut, bool):
-            schema.fail("state.multicut", "must be true or false")
+        for key in ("rebalanced", "multicut"):
+            setattr(s, key, schema.get(data, key, "state"))
+            if not isinstance(getattr(s, key), bool):
+                schema.fail(f"state.{key}", "must be true or false")
         s.finished = data.get("finished")
         if s.finished not in (None, *EXIT_CODES):
             schema.fail("state.finished", f"is '{s.finished}'")
-        for key, length in (("best_x", n_x), ("core_x", n_x), ("best_y", n_y), ("core_y", n_y)):
+        for key, length in (("best_x", n_x), ("phase_best_x", n_x), ("best_y", n_y), ("phase_best_y", n_y)):
             setattr(s, key, schema.vector(schema.get(data, key, "state"), length, f"state.{key}", optional=True))
-        cores = schema.get(data, "site_cores", "state")
-        if not isinstance(cores, dict):
-            schema.fail("state.site_cores", "must be an object")
-        s.site_cores = {k: [schema.number(v[0], f"state.site_cores.{k}"), schema.vector(v[1], n_x, f"site_cores.{k}")]
-                        if isinstance(v, list) and len(v) == 2 else schema.fail(f"state.site_cores.{k}", "is bad")
-                        for k, v in cores.items()}
+        s.stab = schema.get(data, "stab", "state")
+        if not isinstance(s.stab, dict):
+            schema.fail("state.stab", "must be an object")
         priced = schema.get(data, "priced", "state")
         if not isinstance(priced, list) or not priced:
             schema.fail("state.priced", "must be a non-empty list")
@@ -121,15 +118,15 @@ class LoopState:
 
 class _Run:
     def __init__(self, inst: Instance, evaluator: DayEvaluator, tol, max_iter, time_limit_s, multicut,
-                 checkpoint_dir, stop_after, fingerprint):
+                 stabiliser, checkpoint_dir, stop_after, fingerprint):
         self.inst, self.fs, self.evaluator = inst, inst.first, evaluator
         self.tol, self.max_iter, self.time_limit_s = tol, max_iter, time_limit_s
         self.checkpoint_dir, self.stop_after = checkpoint_dir, stop_after
         self.fingerprint = fingerprint
         self.weights = np.array([d.weight for d in inst.days])
         self.master = Master(self.fs, self.weights, multicut=multicut)
+        self.stab = stabiliser
         self.state = LoopState(multicut=multicut)
-        self.best_solutions: dict = {}
         self.start = time.perf_counter()
         self.iterations_this_run = 0
 
@@ -148,19 +145,19 @@ class _Run:
     def improve(self, total, x, y) -> None:
         if total < self.state.best_ub:
             self.state.best_ub, self.state.best_x, self.state.best_y = total, x, y
-            self.best_solutions = dict(self.evaluator.last)
 
     def record(self, lb, ub, master_s, sub_s) -> float:
         s = self.state
         gap = relative_gap(lb, ub) if np.isfinite(lb) else np.inf
         s.history.append(Iteration(s.iteration, lb, ub, gap, master_s, sub_s, s.phase))
-        log.info("iter %3d %-4s LB %14.2f  UB %14.2f  gap %9.2e  master %6.2fs  subproblems %6.2fs",
-                 s.iteration, s.phase, lb, ub, gap, master_s, sub_s)
+        log.info("iter %3d %-4s LB %14.2f  UB %14.2f  gap %9.2e  master %6.2fs  subproblems %6.2fs  %s",
+                 s.iteration, s.phase, lb, ub, gap, master_s, sub_s, self.stab.summary())
         self.save()
         return gap
 
     def save(self) -> None:
         if self.checkpoint_dir is not None:
+            self.state.stab = self.stab.state
             checkpoint.save(self.checkpoint_dir, {"fingerprint": self.fingerprint, "state": self.state.to_json()})
 
     def should_stop(self) -> str | None:
@@ -183,63 +180,56 @@ class _Run:
 
     def resume(self, state: LoopState) -> None:
         self.state = state
+        self.stab.state = state.stab
         for x, values, grads in self.state.priced:
             self.master.add_cuts(x, values, grads)
         log.info("resumed at iteration %d (%s phase) with %d priced plans; LB %.2f, UB %.2f", self.state.iteration,
                  self.state.phase, len(self.state.priced), self.state.lb, self.state.best_ub)
 
-    def phase(self, name: str, integer: bool, stabilise: bool, alpha: float, fresh: bool) -> str:
+    def phase(self, name: str, integer: bool, fresh: bool) -> str:
         """Master/subproblem iterations until the phase's gap ≤ tol; → stop reason."""
         s = self.state
         self.master.set_integrality(integer)
         binary = integer and self.fs.siting == "binary"
         valid_ub = integer or self.fs.siting != "binary"      # LP-phase plans have fractional sites
         if fresh:
-            s.phase, s.alpha, s.stall, s.phase_lb = name, (alpha if stabilise else 1.0), 0, -np.inf
-            s.phase_best = s.best_ub if valid_ub else np.inf
-            s.core_x = s.core_y = None
+            s.phase, s.phase_lb = name, -np.inf
+            s.phase_best, s.phase_best_x, s.phase_best_y = (s.best_ub, s.best_x, s.best_y) if valid_ub else (
+                np.inf, None, None)
+            self.stab.start_phase()
         while s.iteration < self.max_iter:
             s.iteration += 1
             self.iterations_this_run += 1
             t0 = time.perf_counter()
-            lb, x_out, y_out = self.master.solve()
+            lb, x_m, y_m = self.master.solve()
+            if binary:
+                y_m = np.round(y_m)
+            s.phase_lb = max(s.phase_lb, lb)
+            s.lb = max(s.lb, lb)                                # an LP-phase bound is valid for the MILP too
+            if relative_gap(s.phase_lb, s.phase_best) <= self.tol:   # the best plan is proven: no pricing
+                s.master_s += time.perf_counter() - t0
+                self.record(s.phase_lb, s.phase_best, time.perf_counter() - t0, 0.0)
+                return "gap"
+            x, y = self.stab.point(self.master, s.phase_best_x, s.phase_lb, s.phase_best, x_m, y_m, integer)
             master_s = time.perf_counter() - t0
             s.master_s += master_s
-            if binary:
-                y_out = np.round(y_out)
-                key = ",".join(str(int(v)) for v in y_out)
-                mix = s.alpha if key in s.site_cores else 1.0
-                core_x, core_y = (np.asarray(s.site_cores[key][1]), y_out) if key in s.site_cores else (x_out, y_out)
-            else:
-                if s.core_x is None:
-                    s.core_x, s.core_y = x_out, y_out
-                mix, core_x, core_y = s.alpha, s.core_x, s.core_y
-            x_sep = mix * x_out + (1 - mix) * core_x
-            y_sep = mix * y_out + (1 - mix) * core_y
-            total, sub_s = self.price(x_sep, y_sep)
+            total, sub_s = self.price(x, y)
             if s.iteration == 1 and not s.rebalanced:
                 self.evaluator.rebalance()
                 s.rebalanced = True
-            if binary and total < s.site_cores.get(key, [np.inf])[0]:
-                s.site_cores[key] = [total, x_sep]
-            if s.alpha < 1.0:
-                if not binary:
-                    s.core_x, s.core_y = 0.5 * (s.core_x + x_sep), 0.5 * (s.core_y + y_sep)
-                s.stall = s.stall + 1 if lb <= s.phase_lb + 1e-9 * abs(lb) else 0
-                if s.stall >= STALL_ITERATIONS:
-                    s.alpha = 1.0
-            s.phase_lb = max(s.phase_lb, lb)
-            s.phase_best = min(s.phase_best, total)
+            ub_before = s.phase_best
+            if total < s.phase_best:
+                s.phase_best, s.phase_best_x, s.phase_best_y = total, x, y
             if valid_ub:
-                self.improve(total, x_sep, y_sep)
-            s.lb = lb
-            if self.record(lb, s.phase_best, master_s, sub_s) <= self.tol:
+                self.improve(total, x, y)
+            self.stab.priced(total, s.phase_lb, ub_before, s.phase_best, x, y, integer)
+            if self.record(s.phase_lb, s.phase_best, master_s, sub_s) <= self.tol:
                 return "gap"
             if (reason := self.should_stop()) is not None:
                 return reason
         return "max_iter"
 
-    def run(self, lp_phase: bool, stabilise: bool, alpha: float) -> str:
+    def run(self, lp_phase: bool) -> str:
         binary = self.fs.siting == "binary"
         phases = ([("lp", False)] if binary and lp_phase else []) + [("milp" if binary else "lp", True)]
         names = [name for name, _ in phases]
@@ -247,7 +237,7 @@ class _Run:
         for i in range(first, len(phases)):
             name, integer = phases[i]
             fresh = not (i == first and self.state.phase == name)
-            reason = self.phase(name, integer, stabilise, alpha, fresh)
+            reason = self.phase(name, integer, fresh)
             if reason != "gap":
                 return reason
         return "gap"
@@ -261,9 +251,9 @@ def solve_benders(inst: Instance, tol: float | None = None, max_iter: int | None
     """Rank 0: run Benders and → PlanResult. Other ranks: serve day solves and → the exit code.
 
     `resume` is the state of a checkpoint (`resume_state`; its fingerprint already compared with
-    `fingerprint`, which is saved in every new checkpoint). SIGINT/SIGTERM during the loop let the iteration finish and its
-    checkpoint be written; then `interrupts.Interrupted` is raised. A checkpoint of a run that converged
-    resumes without another iteration."""
+    `fingerprint`, which is saved in every new checkpoint). SIGINT/SIGTERM during the loop let the iteration
+    finish and its checkpoint be written; then `interrupts.Interrupted` is raised. A checkpoint of a run that
+    converged resumes without another iteration."""
     cfg = inst.case.benders
     pick = lambda value, default: default if value is None else value  # noqa: E731
     comm = comm or get_comm()
@@ -272,14 +262,15 @@ def solve_benders(inst: Instance, tol: float | None = None, max_iter: int | None
         return evaluator.serve()
 
     code = 3
+    stabiliser = make_stabiliser(pick(stabilisation, cfg.stabilisation), cfg.in_out_alpha)
     run = _Run(inst, evaluator, pick(tol, cfg.tol), pick(max_iter, cfg.max_iter),
-               pick(time_limit_s, cfg.time_limit_s), pick(multicut, cfg.multicut), checkpoint_dir, stop_after,
-               fingerprint)
+               pick(time_limit_s, cfg.time_limit_s), pick(multicut, cfg.multicut), stabiliser, checkpoint_dir,
+               stop_after, fingerprint)
     try:
         with interrupts.deferred():
-            log.info("Benders on '%s': %d days on %d rank(s), %d first-stage variables, %s",
+            log.info("Benders on '%s': %d days on %d rank(s), %d first-stage variables, %s, %s stabilisation",
                      inst.case.name, len(inst.days), comm.size, inst.first.n_x,
-                     "multi-cut" if run.master.multicut else "single-cut")
+                     "multi-cut" if run.master.multicut else "single-cut", stabiliser.kind)
             if resume is not None:
                 if resume.multicut != run.master.multicut:
                     raise InputError("--resume", "the checkpoint used a different cut type (benders.multicut)")
@@ -291,10 +282,10 @@ def solve_benders(inst: Instance, tol: float | None = None, max_iter: int | None
                 reason = "gap"
                 log.info("the checkpoint holds a converged run: no further iteration")
             else:
-                reason = run.run(pick(lp_phase, cfg.lp_phase), pick(stabilisation, cfg.stabilisation) == "in-out",
-                                 cfg.in_out_alpha)
+                reason = run.run(pick(lp_phase, cfg.lp_phase))
             s.finished = reason
             run.save()
+            solutions = evaluator.solutions_at(s.best_x) if reason in ("gap", "max_iter", "time_limit") else []
             code = EXIT_CODES[reason]
     finally:
         evaluator.stop(code)
@@ -303,17 +294,32 @@ def solve_benders(inst: Instance, tol: float | None = None, max_iter: int | None
     converged = reason == "gap"
     log.info("Benders %s after %d iterations: gap %.2e (%s); rank busy time max/mean %.2f",
              "converged" if converged else "stopped", s.iteration, gap, reason, load_balance(evaluator))
-    solutions = evaluator.solutions_at(s.best_x, run.best_solutions) if converged or reason in (
-        "max_iter", "time_limit") else []
+    exact = exactness(inst, s, solutions)
+    if solutions:
+        log.info("exact evaluation of the plan: %.2f EUR/year (%+.1e relative to the priced upper bound; largest "
+                 "proximal residue %.1e)", exact["total_eur"], exact["upper_bound_difference"],
+                 exact["max_residue"])
     return PlanResult(method="benders", x=s.best_x, y=s.best_y, investment_eur=inst.first.annual_cost(s.best_x, s.best_y),
                       solutions=solutions, lower_bound=s.lb, upper_bound=s.best_ub, gap=gap, converged=converged,
-                      stop_reason=reason, history=s.history,
+                      stop_reason=reason, history=s.history, exactness=exact,
                       timings={"total_s": time.perf_counter() - run.start, "build_s": evaluator.build_s,
                                "master_s": s.master_s, "subproblems_s": s.sub_s,
                                "subproblem_busy_s": evaluator.busy_s, "subproblem_solver_s": evaluator.solver_s,
                                "ranks": comm.size,
                                "solver_retries": int(np.sum(getattr(evaluator, "rank_retries", 0))),
                                "load_balance_max_over_mean": load_balance(evaluator)})
+
+
+def exactness(inst: Instance, s: LoopState, solutions: list) -> dict:
+    """How the priced bounds relate to the exact model at the final plan (no free capacity, no slack)."""
+    if not solutions:
+        return {}
+    weights = np.array([d.weight for d in inst.days])
+    total = inst.first.annual_cost(s.best_x, s.best_y) + DAYS_PER_YEAR * float(weights @ [d.cost_eur
+                                                                                       for d in solutions])
+    return {"total_eur": total, "upper_bound_difference": (total - s.best_ub) / max(abs(total), 1.0),
+            "gap_to_exact": relative_gap(s.lb, total), "max_residue": max(d.residue for d in solutions),
+            "capacity_floor": inst.case.model.capacity_floor}
 
 
 def resume_state(saved: dict, inst: Instance, path: Path) -> LoopState:

@@ -23,7 +23,7 @@ from ..solvers import conic
 
 log = logging.getLogger(__name__)
 
-STOP, PRICE, REBALANCE = 0.0, 1.0, 2.0
+STOP, PRICE, REBALANCE, SOLUTIONS = 0.0, 1.0, 2.0, 3.0
 _META = 3   # per-day row: [cost, solve seconds, failure code (0 = solved), gradient…]
 # Failure statuses travel as numbers (buffers only): code = 1 + index; anything else is "solver_error".
 FAILURES = ("solver_error", "optimal_inaccurate", "infeasible", "infeasible_inaccurate", "unbounded",
@@ -54,21 +54,23 @@ class DayEvaluator:
             self.build_s += time.perf_counter() - t0
         return self.models[day]
 
-    def _solve_mine(self, x: np.ndarray) -> np.ndarray:
+    def _solve_mine(self, x: np.ndarray, cut: bool = True) -> np.ndarray:
+        """Rows [Q_ρ value, seconds, failure code, gradient…] of this rank's days at x (`cut`: Benders pricing,
+        else exact evaluation; see operation.constraint_copy)."""
         days = self.mine()
         rows = np.zeros((len(days), _META + self.n_x))
         self.last, self.local_failures = {}, {}
         for i, d in enumerate(days):
             t0 = time.perf_counter()
             try:
-                sol = solve_day(self.model(d), x)
+                sol = solve_day(self.model(d), x, cut=cut)
             except SolverError as exc:
                 rows[i, 2] = 1 + (FAILURES.index(exc.status) if exc.status in FAILURES else 0)
                 self.local_failures[int(d)] = exc.status
                 if self.comm.rank != 0:
                     print(f"stochplan: rank {self.comm.rank}: {exc}", file=sys.stderr, flush=True)
                 continue
-            rows[i, 0], rows[i, 1], rows[i, _META:] = sol.cost_eur, time.perf_counter() - t0, sol.gradient
+            rows[i, 0], rows[i, 1], rows[i, _META:] = sol.value_eur, time.perf_counter() - t0, sol.gradient
             self.solver_s += self.models[d].problem.solver_stats.solve_time or 0.0
             self.last[int(d)] = sol
         self.busy_s += rows[:, 1].sum()
@@ -92,23 +94,33 @@ class DayEvaluator:
             if header[0] == REBALANCE:
                 self.owners = self.comm.bcast(np.empty(self.n_days)).astype(int)
                 continue
+            if header[0] == SOLUTIONS:
+                self.comm.gather_rows(self._solve_mine(header[2:], cut=False), self.owners)
+                self.comm.gather_objects([self.last.get(int(d)) for d in self.mine()], self.owners)
+                continue
             self.comm.gather_rows(self._solve_mine(header[2:]), self.owners)
             self._gather_counters()
 
     # ---------------------------------------------------------------- rank 0
 
     def evaluate(self, x_hat: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """→ (Q_s(x̂) [EUR/day], g_s [EUR/day per unit x]) for every day, in day order."""
+        """→ (Q_ρ,s(x̂) [EUR/day], g_s [EUR/day per unit x]) for every day, in day order: a cut for each."""
         self._command(PRICE, 0, x_hat)
         rows = self.comm.gather_rows(self._solve_mine(x_hat), self.owners)
         self.rank_busy_s, self.rank_retries = self._gather_counters().T
+        self._check(rows)
+        self.day_s = rows[:, 1]
+        return rows[:, 0], rows[:, _META:]
+
+    def _check(self, rows: np.ndarray | None) -> None:
+        """Rank 0: a failed day anywhere stops the run, naming the rank and day."""
+        if rows is None:
+            return
         failed = np.flatnonzero(rows[:, 2] > 0)
         if failed.size:
             d = int(failed[0])
             raise SolverError(f"day {self.inst.days[d].day} on rank {self.owners[d]}",
                               self.local_failures.get(d, FAILURES[int(rows[d, 2]) - 1]))
-        self.day_s = rows[:, 1]
-        return rows[:, 0], rows[:, _META:]
 
     def rebalance(self) -> None:
         """Re-assign days from the last measured solve times (LPT); the answer does not change."""
@@ -123,15 +135,20 @@ class DayEvaluator:
         return "; ".join(f"rank {r}: days {[self.inst.days[d].day for d in np.flatnonzero(self.owners == r)]}"
                          for r in range(self.comm.size))
 
-    def solutions_at(self, x_hat: np.ndarray, known: dict[int, DaySolution]) -> list[DaySolution]:
-        """Every day's full solution at x̂ on rank 0, re-solving the days not in `known` (held elsewhere)."""
-        return [known[d] if d in known else solve_day(self.model(d), x_hat) for d in range(self.n_days)]
+    def solutions_at(self, x_hat: np.ndarray) -> list[DaySolution]:
+        """Every day's full solution at x̂ exactly (no proximal slack at the boundary), solved where the day
+        lives and gathered to rank 0 in day order."""
+        self._command(SOLUTIONS, 0, x_hat)
+        rows = self.comm.gather_rows(self._solve_mine(x_hat, cut=False), self.owners)
+        solutions = self.comm.gather_objects([self.last.get(int(d)) for d in self.mine()], self.owners)
+        self._check(rows)
+        return solutions
 
     def stop(self, code: int) -> None:
         """Release the other ranks; they exit with `code`."""
         self._command(STOP, code)
 
     def _command(self, command: float, code: int, x_hat: np.ndarray | None = None) -> None:
-        if self.comm.size > 1 or command == PRICE:
+        if self.comm.size > 1 or command in (PRICE, SOLUTIONS):
             x = np.zeros(self.n_x) if x_hat is None else x_hat
             self.comm.bcast(np.concatenate([[command, float(code)], x]))

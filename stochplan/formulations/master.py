@@ -6,6 +6,12 @@
          θ_s ≥ Q_s(x̂ʲ) + g_sʲᵀ(x − x̂ʲ)    for every iterate j           (multi-cut)
          θ   ≥ Σ_s π_s [Q_s(x̂ʲ) + g_sʲᵀ(x − x̂ʲ)]                        (single-cut option)
 Cuts go into a ConstraintList; the persistent solver picks up only the new rows.
+
+The stabilised steps of decomposition/stabilisation.py solve the same model with the siting fixed:
+- `project`: min ‖(x − x_c)/x̄‖² s.t. cᵀx + c_yᵀy + 365 Σ π θ ≤ L and the cuts (a QP; level bundle);
+- `interior`: a point of that level set from HiGHS's interior-point method without crossover, which lands
+  near the set's analytic centre (Pecci & Jenkins 2025);
+- `box`: the master's own objective within x_c ± Δ x̄ (box step / trust region).
 """
 from __future__ import annotations
 
@@ -20,13 +26,15 @@ from ..errors import SolverError
 from .investment import FirstStage
 
 DAYS_PER_YEAR = 365.0
-HIGHS_OPTIONS = {"mip_rel_gap": 1e-9, "mip_abs_gap": 1e-6}   # the master must be exact next to a 1e-4 Benders gap
+MILP_OPTIONS = {"mip_rel_gap": 1e-9, "mip_abs_gap": 1e-6}   # the master must be exact next to a 1e-4 Benders gap
+INTERIOR_OPTIONS = {"solver": "ipm", "run_crossover": "off"}
 
 
 class Master:
     def __init__(self, fs: FirstStage, weights: np.ndarray, multicut: bool = True):
         self.fs, self.weights, self.multicut = fs, np.asarray(weights, dtype=float), multicut
         self.n_cuts = 0
+        self.integer = fs.siting == "binary"
         m = self.model = pyo.ConcreteModel("master")
         k = fs.n_storage
         m.X = pyo.RangeSet(0, fs.n_x - 1)
@@ -54,10 +62,23 @@ class Master:
         m.objective = pyo.Objective(expr=m.investment + DAYS_PER_YEAR * sum(
             theta_weights[s] * m.theta[s] for s in m.S))
         m.cuts = pyo.ConstraintList()
-        self.solver = SolverFactory("highs")
+        scale = np.where(fs.x_max > 0, fs.x_max, 1.0)
+        m.center = pyo.Param(m.X, mutable=True, initialize=0.0)
+        m.level_rhs = pyo.Param(mutable=True, initialize=0.0)
+        m.level = pyo.Constraint(expr=m.objective.expr <= m.level_rhs)
+        m.projection = pyo.Objective(expr=sum(((m.x[i] - m.center[i]) / float(scale[i])) ** 2 for i in m.X))
+        m.feasibility = pyo.Objective(expr=0.0 * m.theta[0])
+        for part in (m.level, m.projection, m.feasibility):
+            part.deactivate()
+        self.scale = scale
+        # One persistent HiGHS per kind of solve: each keeps its options, and Pyomo's interface does not clear
+        # a quadratic objective's Hessian when a linear objective comes back (pyomo 6.10,
+        # contrib/solver/solvers/highs.py: _build_and_pass_hessian returns early on an empty objective).
+        self.solvers = {kind: SolverFactory("highs") for kind in ("milp", "projection", "interior")}
 
     def set_integrality(self, integer: bool) -> None:
         """Switch the siting binaries between {0, 1} and [0, 1] (LP phase); only for binary siting."""
+        self.integer = integer
         if self.fs.siting == "binary":
             for i in self.model.K:
                 self.model.y[i].domain = pyo.Binary if integer else pyo.UnitInterval
@@ -76,14 +97,87 @@ class Master:
 
     def solve(self) -> tuple[float, np.ndarray, np.ndarray]:
         """→ (lower bound [EUR/year], x̂, ŷ)."""
-        res = self.solver.solve(self.model, solver_options=HIGHS_OPTIONS, raise_exception_on_nonoptimal_result=False,
-                                load_solutions=False)
+        value = self._run("milp", MILP_OPTIONS, "master problem")
+        x, y = self._values()
+        # With a 1e-9 MIP gap the incumbent is the master optimum; it is the Benders lower bound.
+        return value, x, y
+
+    def project(self, center: np.ndarray, level: float, y: np.ndarray) -> np.ndarray:
+        """Level-bundle step: the point of {model ≤ level, siting y} nearest to `center` (scaled by x̄)."""
+        m = self.model
+        for i in m.X:
+            m.center[i] = float(center[i])
+        return self._stabilised(y, level, m.projection, "projection", {}, "level-set projection")
+
+    def interior(self, level: float, y: np.ndarray) -> np.ndarray:
+        """Interior level-set step: an interior point of {model ≤ level, siting y} (IPM, no crossover)."""
+        return self._stabilised(y, level, self.model.feasibility, "interior", INTERIOR_OPTIONS,
+                                "interior level-set point")
+
+    def box(self, center: np.ndarray, radius: float, y: np.ndarray) -> tuple[float, np.ndarray]:
+        """Box step: the master's optimum with siting y and x within center ± radius·x̄. → (value, x)."""
+        m, fs = self.model, self.fs
+        lo = np.clip(center - radius * self.scale, 0.0, fs.x_max)
+        hi = np.clip(center + radius * self.scale, 0.0, fs.x_max)
+        k = fs.n_storage
+        unsited = np.concatenate([np.asarray(y) < 0.5] * 2 + [np.zeros(len(fs.x_max) - 2 * k, bool)])
+        lo[unsited] = 0.0                     # a site the centre has and y drops: its sizes must reach 0
+        for i in m.X:
+            m.x[i].setlb(float(lo[i]))
+            m.x[i].setub(float(hi[i]))
+        try:
+            self._fix_sites(y)
+            value = self._run("milp", MILP_OPTIONS, "box-step master")
+            x, _ = self._values()
+        finally:
+            for i in m.X:
+                m.x[i].setlb(0.0)
+                m.x[i].setub(float(fs.x_max[i]))
+            self._free_sites()
+        return value, x
+
+    # ------------------------------------------------------------------ helpers
+
+    def _stabilised(self, y, level, objective, solver, options, what) -> np.ndarray:
+        m = self.model
+        m.level_rhs = float(level)
+        m.level.activate()
+        m.objective.deactivate()
+        objective.activate()
+        try:
+            self._fix_sites(y)
+            self._run(solver, options, what)
+            x, _ = self._values()
+        finally:
+            objective.deactivate()
+            m.objective.activate()
+            m.level.deactivate()
+            self._free_sites()
+        return x
+
+    def _fix_sites(self, y: np.ndarray) -> None:
+        """Fix the siting (as continuous variables: HiGHS solves QPs, not MIQPs)."""
+        if self.fs.siting != "fixed":
+            for i in self.model.K:
+                self.model.y[i].domain = pyo.UnitInterval
+                self.model.y[i].fix(float(np.clip(y[i], 0.0, 1.0)))
+
+    def _free_sites(self) -> None:
+        if self.fs.siting != "fixed":
+            for i in self.model.K:
+                self.model.y[i].unfix()
+            self.set_integrality(self.integer)
+
+    def _run(self, solver: str, options: dict, what: str) -> float:
+        res = self.solvers[solver].solve(self.model, solver_options=options, load_solutions=False,
+                                         raise_exception_on_nonoptimal_result=False)
         if res.termination_condition != TerminationCondition.convergenceCriteriaSatisfied:
-            raise SolverError("master problem", str(res.termination_condition.name))
+            raise SolverError(what, str(res.termination_condition.name))
         res.solution_loader.load_vars()
+        return float(res.incumbent_objective) if res.incumbent_objective is not None else math.nan
+
+    def _values(self) -> tuple[np.ndarray, np.ndarray]:
         m = self.model
         x = np.array([pyo.value(m.x[i]) for i in m.X]) if self.fs.n_x else np.zeros(0)
-        x = np.clip(x, 0.0, self.fs.x_max)
         y = np.array([pyo.value(m.y[i]) for i in m.K]) if self.fs.n_storage else np.zeros(0)
-        # With a 1e-9 MIP gap the incumbent is the master optimum; it is the Benders lower bound.
-        return float(res.incumbent_objective), x, y
+        return np.clip(x, 0.0, self.fs.x_max), y

@@ -4,8 +4,9 @@ Per-unit inside (system base `ref.base_mva`, energies in pu·h), engineering uni
 Branch l feeds bus j = l + 1 from its parent i. Steps t of Δt hours. Costs in units of 100 kEUR per day
 inside the solver (see OBJ_SCALE); reported in EUR.
 
-First-stage values x = [E (MWh), P (MW), C (MW)] enter only through the copy equality `z == x_src`,
-with `x_src` a Parameter (Benders) or the extensive form's first-stage Variable.
+First-stage values x = [E (MWh), P (MW), C (MW)] enter only through the copy equality, `z == x_src` with
+the extensive form's first-stage Variable, or the proximal copy `z == x̂ + r` with x̂ a Parameter (Benders,
+evaluation), r penalised by ½ Σ_i w_i r_i² (see `constraint_copy` for why and how much).
 """
 from __future__ import annotations
 
@@ -26,6 +27,16 @@ from ..solvers import solve_conic
 # objectives below 1, so this unit asks for 0.001 EUR per day; in kEUR, 38 % of the default case's year days
 # stalled at a gap of 2e-8 ('AlmostSolved'), in 100 kEUR none did (106 solves of 53 days, equal iterations).
 OBJ_SCALE = 1e-5
+
+# Proximal-copy weights [EUR/day per MWh² or MW²] (see constraint_copy). CUT_WEIGHT: at a component on the
+# boundary of the domain (x̂_i = 0) when a Benders cut is wanted — measured on the default case at an unbuilt
+# site: slopes −102/−44 EUR/day per MWh/MW (the right derivatives by finite differences: a joint step gives
+# −232 against 2·(−102) − 44 = −249, so the cut is valid and near tight) and Q_ρ − Q = 1.6e-3 EUR/day; 1e10
+# gives slopes 6× too steep (r ≈ 7e-8 sits at the solver's tolerance), 1e12 the plain copy's −2e4…−1e7.
+# EXACT_WEIGHT: everywhere else; r ≤ g/w ≈ 1e-9, so Q(x̂) to 1e-7 EUR/day, far inside Clarabel's 1e-3.
+CUT_WEIGHT = 1e8
+EXACT_WEIGHT = 1e12
+BOUNDARY = 1e-9     # a component this close to 0 [MWh, MW] is on the boundary of Q's domain
 
 
 def _vec(expr):
@@ -74,14 +85,16 @@ class DayModel:
     copy: cp.Constraint
     x_hat: cp.Parameter | None
     cost: dict[str, cp.Expression]      # 100 kEUR per day, by part
+    prox: cp.Parameter | None = None    # √(OBJ_SCALE · w / 2) of the proximal copy
+    r: cp.Variable | None = None        # the proximal slack z − x̂
 
 
 @dataclass
 class DaySolution:
     day: int
-    cost_eur: float                      # operating cost of the day, all parts [EUR]
+    cost_eur: float                      # operating cost of the day's dispatch, all parts [EUR]
     parts_eur: dict[str, float]          # energy, carbon, penalty, balance
-    gradient: np.ndarray                 # ∂cost/∂x [EUR per MWh or MW]
+    gradient: np.ndarray                 # ∂Q_ρ/∂x̂ [EUR per MWh or MW]: the cut's slope
     relaxation_gap: float                # max over branches and steps of v_i ℓ_ij − P² − Q² [pu²]
     carbon_t: float
     pv_used_mwh: float
@@ -89,14 +102,24 @@ class DaySolution:
     shed_mwh: float
     ev_unmet_mwh: float
     dispatch: dict[str, np.ndarray]      # engineering units
+    value_eur: float = 0.0               # Q_ρ(x̂) = cost + ½ Σ w r² [EUR]: the cut's value at x̂
+    residue: float = 0.0                 # max |r| [MWh, MW]: how far the dispatch's capacity is from x̂
 
 
 # --------------------------------------------------------------------------- constraint families
 
 
-def constraint_copy(z, x_src):
-    """z = x̂: the only door of the first stage into the day [MWh, MW]."""
-    return z == x_src
+def constraint_copy(z, x_src, r=None):
+    """z = x̂ (+ r): the only door of the first stage into the day [MWh, MW].
+
+    Q_s is convex in x, finite on x ≥ 0 and +∞ below (a negative capacity), so at a component x̂_i = 0 (an
+    unbuilt site, no charger) its subdifferential is unbounded below and an interior-point solver returns
+    an arbitrary element of it: valid cuts, 10⁴ times too steep, useless. The proximal copy
+    z = x̂ + r with ½ Σ_i w_i r_i² in the objective prices Q_ρ(x̂) = min_r Q(x̂ + r) + ½ Σ w r² instead: Q_ρ ≤ Q
+    and convex, so a cut from it is valid for Q; its dual is unique (the term makes the dual strongly
+    concave) and equals ∇Q_ρ(x̂) = w ⊙ r, close to Q's right derivative; Q − Q_ρ ≤ Σ g_i² / (2 w_i). The
+    model itself is not changed (no free capacity): the final plan is re-evaluated with EXACT_WEIGHT."""
+    return z == (x_src if r is None else x_src + r)
 
 
 def constraint_power_balance(var: Variables, ref, p_net, q_net):
@@ -222,9 +245,12 @@ def build_operation(inst: Instance, day: Day, x_src=None) -> DayModel:
         p_ev_ch=cp.Variable((n_st, t), nonneg=True), p_ev_dis=cp.Variable((n_st, t), nonneg=True),
         q_ev=cp.Variable((n_st, t)), p_unc=cp.Variable((n_st, t), nonneg=True),
         ev_short=cp.Variable(n_st, nonneg=True))
-    x_hat = None
+    x_hat = prox = r = None
     if x_src is None:
         x_hat = x_src = cp.Parameter(fs.n_x, value=np.zeros(fs.n_x))
+        if fs.n_x:
+            prox = cp.Parameter(fs.n_x, nonneg=True, value=proximal_weights(np.zeros(fs.n_x), cut=False))
+            r = cp.Variable(fs.n_x)
     capacity = var.z + case.model.capacity_floor * fs.x_max        # new build + floor [MWh, MW]
     e_pu, p_pu, c_pu = capacity[:k] / base, capacity[k:2 * k] / base, capacity[2 * k:] / base
 
@@ -240,7 +266,7 @@ def build_operation(inst: Instance, day: Day, x_src=None) -> DayModel:
         p_net = p_net + at_ev @ (var.p_ev_ch - var.p_ev_dis + var.p_unc)
         q_net = q_net + at_ev @ var.q_ev
 
-    copy = constraint_copy(var.z, x_src)
+    copy = constraint_copy(var.z, x_src, r)
     cons = [copy]
     cons += constraint_power_balance(var, ref, p_net, q_net)
     cons += constraint_voltage_drop(var, ref)
@@ -267,8 +293,16 @@ def build_operation(inst: Instance, day: Day, x_src=None) -> DayModel:
         cons += constraint_ev_station(var, day.ev, base, c_pu, case.ev)
 
     cost = objective_terms(var, inst, day)
-    problem = cp.Problem(cp.Minimize(sum(cost.values())), cons)
-    return DayModel(day=day, ref=ref, problem=problem, var=var, copy=copy, x_hat=x_hat, cost=cost)
+    objective = sum(cost.values()) + (cp.sum_squares(cp.multiply(prox, r)) if r is not None else 0)
+    problem = cp.Problem(cp.Minimize(objective), cons)
+    return DayModel(day=day, ref=ref, problem=problem, var=var, copy=copy, x_hat=x_hat, cost=cost, prox=prox, r=r)
+
+
+def proximal_weights(x_hat: np.ndarray, cut: bool) -> np.ndarray:
+    """√(OBJ_SCALE · w / 2) for the proximal copy at x̂: CUT_WEIGHT on boundary components when a cut is
+    wanted, EXACT_WEIGHT elsewhere (and everywhere for an exact evaluation)."""
+    w = np.where(cut & (np.asarray(x_hat) <= BOUNDARY), CUT_WEIGHT, EXACT_WEIGHT)
+    return np.sqrt(0.5 * OBJ_SCALE * w)
 
 
 def objective_terms(var: Variables, inst: Instance, day: Day) -> dict[str, cp.Expression]:
@@ -297,10 +331,13 @@ def objective_terms(var: Variables, inst: Instance, day: Day) -> dict[str, cp.Ex
 # --------------------------------------------------------------------------- solve and read back
 
 
-def solve_day(model: DayModel, x_hat: np.ndarray | None = None) -> DaySolution:
-    """Set x̂ (if a Parameter model), solve, and read cost, subgradient and dispatch in engineering units."""
+def solve_day(model: DayModel, x_hat: np.ndarray | None = None, cut: bool = False) -> DaySolution:
+    """Set x̂ (if a Parameter model), solve, and read cost, subgradient and dispatch in engineering units.
+    `cut`: price for a Benders cut (CUT_WEIGHT at boundary components), else evaluate exactly."""
     if x_hat is not None:
         model.x_hat.value = np.asarray(x_hat, dtype=float)
+        if model.prox is not None:
+            model.prox.value = proximal_weights(model.x_hat.value, cut)
     solve_conic(model.problem, f"day {model.day.day}")
     return read_solution(model)
 
@@ -331,8 +368,11 @@ def read_solution(model: DayModel) -> DaySolution:
     }
     if var.l is not None:
         dispatch["loading"] = np.sqrt(np.maximum(var.l.value, 0.0)) / model.ref.i_max_pu[:, None]
+    cost_eur = float(sum(parts.values()))
     return DaySolution(
-        day=day.day, cost_eur=float(sum(parts.values())), parts_eur=parts, gradient=gradient,
+        day=day.day, cost_eur=cost_eur, parts_eur=parts, gradient=gradient,
+        value_eur=float(model.problem.value) / OBJ_SCALE if model.r is not None else cost_eur,
+        residue=float(np.abs(model.r.value).max(initial=0.0)) if model.r is not None else 0.0,
         relaxation_gap=gap, carbon_t=float(day.carbon_t_per_mwh @ var.p_buy.value * base * dt),
         pv_used_mwh=float(p_pv.sum() * dt), pv_available_mwh=float(day.pv_avail_mw.sum() * dt),
         shed_mwh=float(var.shed.value.sum() * base * dt), ev_unmet_mwh=ev_unmet, dispatch=dispatch)

@@ -30,6 +30,10 @@ class SerialComm:
         """Rows computed here for the days this rank owns → all rows in day order (rank 0)."""
         return np.array(local, dtype=float, copy=True)
 
+    def gather_objects(self, local: list, owners: np.ndarray) -> list | None:
+        """Objects made here for the days this rank owns → all of them in day order (rank 0)."""
+        return list(local)
+
     def barrier(self) -> None:
         pass
 
@@ -71,6 +75,18 @@ class MPIComm:
         rows = recv.reshape(len(owners), width) if local.ndim == 2 else recv
         out = np.empty_like(rows)
         out[order] = rows
+        return out
+
+    def gather_objects(self, local: list, owners: np.ndarray) -> list | None:
+        """Each rank's objects (its days in increasing order) to rank 0 in day order. Pickled: used once, for
+        the full day solutions at the final plan (dispatch tables), never on the iteration path."""
+        parts = self.comm.gather(local, root=0)
+        if self.rank != 0:
+            return None
+        out = [None] * len(owners)
+        for rank, items in enumerate(parts):
+            for day, item in zip(np.flatnonzero(owners == rank), items):
+                out[day] = item
         return out
 
     def barrier(self) -> None:

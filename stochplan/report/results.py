@@ -52,16 +52,17 @@ def summarise(inst: Instance, res: PlanResult, retries: int = 0) -> dict:
             "solver_retries": retries,
         },
         "model": {"formulation": inst.case.model.formulation, "storage_model": inst.case.model.storage_model,
-                  "siting": fs.siting if res.method == "benders" or fs.siting == "fixed" else "relaxed",
-                  "capacity_floor": inst.case.model.capacity_floor},
+                  "siting": fs.siting, "capacity_floor": inst.case.model.capacity_floor},
         "timings_s": res.timings,
     }
     bounds = {"lower_bound": res.lower_bound, "upper_bound": res.upper_bound, "gap": res.gap,
               "converged": res.converged, "stop_reason": res.stop_reason}
     if res.method == "benders":
         doc["benders"] = {"iterations": res.history[-1].iteration if res.history else 0, **bounds}
+        # the model as stated at the final plan: its exact cost against the bounds the loop priced (README, The model)
+        doc["exactness"] = res.exactness
     else:
-        doc["extensive_form"] = bounds
+        doc["extensive_form"] = {**bounds, "nodes": res.timings.get("nodes", 1)}
     return doc
 
 
