@@ -40,6 +40,7 @@ class NetworkConfig:
     source: str                       # "pandapower:case33bw|cigre_mv", "simbench:<grid code>" or a JSON path
     base_mva: float = 1.0
     default_max_i_ka: float | None = None     # used where the feeder has no rating (≥ 1000 kA)
+    unrated_branches: str = "error"           # without default_max_i_ka: "error" | "unlimited" (no limit rows)
     substation_max_mva: float | None = None   # apparent-power limit at the root
     v_min_pu: float = 0.9
     v_max_pu: float = 1.1
@@ -61,6 +62,7 @@ class ModelConfig:
     balance_weight_eur: float = 0.0           # EUR per day per unit of balance index
     load_shed_cost_eur_per_mwh: float = 3000.0
     ev_unmet_cost_eur_per_mwh: float = 500.0
+    load_shed: str = "power_factor"           # "power_factor": reactive load shed in proportion | "active"
     # Capacity every candidate has before any build, as a share of its upper bound: existing equipment, part of
     # the model. 0 (the default) is the model as stated; Benders gets good cuts at zero capacity from its
     # proximal copy (formulations/operation.py: constraint_copy), not from free capacity.
@@ -110,6 +112,7 @@ class StorageConfig:
     loss_resistance_pu: float = 0.0           # virtual resistance on the system base
     efficiency_charge: float = 1.0
     efficiency_discharge: float = 1.0
+    reactive_power: bool = True               # four-quadrant inverter ‖(p, q)‖ ≤ P; false: |p| ≤ P, q = 0
 
 
 @dataclass(frozen=True)
@@ -331,6 +334,7 @@ def case_from_dict(data: dict[str, Any], path: Path) -> Case:
         source=source,
         base_mva=s.number("base_mva", 1.0, lo=0, lo_open=True),
         default_max_i_ka=s.optional_number("default_max_i_ka", lo=0, lo_open=True),
+        unrated_branches=s.text("unrated_branches", "error", ("error", "unlimited")),
         substation_max_mva=s.optional_number("substation_max_mva", lo=0, lo_open=True),
         v_min_pu=s.number("v_min_pu", 0.9, lo=0, lo_open=True),
         v_max_pu=s.number("v_max_pu", 1.1, lo=0, lo_open=True),
@@ -357,6 +361,7 @@ def case_from_dict(data: dict[str, Any], path: Path) -> Case:
         balance_weight_eur=s.number("balance_weight_eur", 0.0, lo=0),
         load_shed_cost_eur_per_mwh=s.number("load_shed_cost_eur_per_mwh", 3000.0, lo=0, lo_open=True),
         ev_unmet_cost_eur_per_mwh=s.number("ev_unmet_cost_eur_per_mwh", 500.0, lo=0, lo_open=True),
+        load_shed=s.text("load_shed", "power_factor", ("power_factor", "active")),
         capacity_floor=s.number("capacity_floor", 0.0, lo=0, hi=0.1),
     )
     s.done()
@@ -408,6 +413,7 @@ def case_from_dict(data: dict[str, Any], path: Path) -> Case:
         loss_resistance_pu=s.number("loss_resistance_pu", 0.0, lo=0),
         efficiency_charge=s.number("efficiency_charge", 1.0, lo=0, lo_open=True, hi=1),
         efficiency_discharge=s.number("efficiency_discharge", 1.0, lo=0, lo_open=True, hi=1),
+        reactive_power=s.flag("reactive_power", True),
     )
     s.done()
     if storage.soc_min >= storage.soc_max:

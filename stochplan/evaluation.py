@@ -17,6 +17,7 @@ from .formulations.master import DAYS_PER_YEAR
 from .formulations.operation import build_operation, solve_day
 from .instance import Instance
 from .parallel import SerialComm, assign_days
+from .result import dumps
 
 log = logging.getLogger(__name__)
 
@@ -130,7 +131,7 @@ def write_evaluation(inst: Instance, x, y, in_sample: float, costs: np.ndarray, 
     with out.publish() as tmp:
         pd.DataFrame({"day": [d.day for d in inst.days], "cost": costs[:, 0], "penalty": costs[:, 1]}).to_csv(
             tmp / "days.csv", index=False, float_format="%.6f")
-        (tmp / "evaluation.json").write_text(json.dumps(summary, indent=2) + "\n")
+        (tmp / "evaluation.json").write_text(dumps(summary, indent=2) + "\n")
     return summary
 
 

@@ -108,8 +108,9 @@ class LoopState:
         if not isinstance(history, list) or len(history) != s.iteration + 1:
             schema.fail("state.history", f"must have one entry per iteration 0..{s.iteration}")
         try:
-            s.history = [Iteration(**h) for h in history]
-        except TypeError as exc:
+            s.history = [Iteration(**{k: schema.number(v, f"state.history[{j}].{k}") if k not in ("iteration", "phase")
+                                      else v for k, v in h.items()}) for j, h in enumerate(history)]
+        except (TypeError, AttributeError) as exc:
             schema.fail("state.history", f"has a bad entry ({exc})")
         if s.best_x is None or s.best_y is None:
             schema.fail("state.best_x", "is missing (no plan was priced)")

@@ -22,10 +22,11 @@ from .. import __version__
 from ..config import Case
 from ..errors import InputError
 from ..outdir import STAGING_PREFIX
-from ..result import json_default
+from ..result import strict
 
 NAME = "checkpoint.json"
 VERSION = 2
+INFINITIES = {"Infinity": float("inf"), "-Infinity": float("-inf")}
 
 
 def _sha(path: Path) -> str:
@@ -72,7 +73,9 @@ def save(directory: Path, state: dict) -> Path:
     tmp = directory / f"{STAGING_PREFIX}{NAME}.{os.getpid()}"     # removed by the next claim if we are killed
     try:
         with open(tmp, "w") as handle:
-            json.dump({"version": VERSION, **state}, handle, default=json_default)
+            # standard JSON: the bounds' infinities (before the first master solve) are written as strings
+            json.dump(strict({"version": VERSION, **state}, nonfinite=lambda v: "Infinity" if v > 0 else "-Infinity"),
+                      handle, allow_nan=False)
             handle.flush()
             os.fsync(handle.fileno())
         os.replace(tmp, target)
@@ -140,6 +143,7 @@ class Schema:
         return data[key]
 
     def number(self, value, field: str, allow_inf: bool = True) -> float:
+        value = INFINITIES.get(value, value) if isinstance(value, str) else value
         if isinstance(value, bool) or not isinstance(value, (int, float)):
             self.fail(field, f"must be a number, got {value!r}")
         if np.isnan(value) or (not allow_inf and not np.isfinite(value)):

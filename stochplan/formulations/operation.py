@@ -144,22 +144,28 @@ def constraint_branch_cone(var: Variables, ref):
 
 
 def constraint_limits(var: Variables, ref):
-    """v_min² ≤ v ≤ v_max², v_0 = v_sub²; ℓ ≤ I_max² (SOCP) or P² + Q² ≤ I_max² (LinDistFlow)."""
+    """v_min² ≤ v ≤ v_max², v_0 = v_sub²; ℓ ≤ I_max² (SOCP) or P² + Q² ≤ I_max² (LinDistFlow), rated branches
+    only (unrated ones have no limit rows)."""
     cons = [var.v[0] == ref.v_sub_pu ** 2, var.v[1:] >= ref.v_min_pu ** 2, var.v[1:] <= ref.v_max_pu ** 2]
+    rated = np.flatnonzero(np.isfinite(ref.i_max_pu))
+    if not rated.size:
+        return cons
     steps = var.P.shape[1]
-    i_max = np.repeat(ref.i_max_pu[:, None], steps, axis=1)
+    i_max = np.repeat(ref.i_max_pu[rated, None], steps, axis=1)
     if var.l is not None:
-        cons.append(var.l <= i_max ** 2)
+        cons.append(var.l[rated] <= i_max ** 2)
     else:
-        cons.append(cp.SOC(_vec(i_max), cp.vstack([_vec(var.P), _vec(var.Q)]), axis=0))
+        cons.append(cp.SOC(_vec(i_max), cp.vstack([_vec(var.P[rated]), _vec(var.Q[rated])]), axis=0))
     return cons
 
 
 def constraint_substation(var: Variables, ref):
-    """p_buy − p_sell = Σ_k P_0k;  (Σ P_0k)² + (Σ Q_0k)² ≤ S_0²   [pu]."""
+    """p_buy − p_sell = Σ_k P_0k;  (Σ P_0k)² + (Σ Q_0k)² ≤ S_0² (when limited)   [pu]."""
     p0, q0 = ref.root_lines @ var.P, ref.root_lines @ var.Q
-    return [var.p_buy - var.p_sell == p0,
-            cp.SOC(np.full(p0.shape[0], ref.s_sub_max_pu), cp.vstack([p0, q0]), axis=0)]
+    cons = [var.p_buy - var.p_sell == p0]
+    if np.isfinite(ref.s_sub_max_pu):
+        cons.append(cp.SOC(np.full(p0.shape[0], ref.s_sub_max_pu), cp.vstack([p0, q0]), axis=0))
+    return cons
 
 
 def constraint_pv(var: Variables, avail_pu):
@@ -168,7 +174,8 @@ def constraint_pv(var: Variables, avail_pu):
 
 
 def constraint_load_shed(var: Variables, load_p_pu):
-    """0 ≤ shed ≤ load [pu]; shedding keeps the bus power factor."""
+    """0 ≤ shed ≤ load [pu]; `model.load_shed = "power_factor"` sheds the bus's reactive load in proportion,
+    `"active"` active power only (see the net injection in build_operation)."""
     return [var.shed <= load_p_pu]
 
 
@@ -181,24 +188,31 @@ def constraint_storage_energy(var: Variables, dt_h, e_pu, window):
     return cons
 
 
-def constraint_storage_loss_branch(var: Variables, v_bus, p_rating, r_virtual):
-    """Virtual-resistance branch: grid side p_b + R ℓ_b, p_b² + q_b² ≤ v_k ℓ_b, ‖(p_b, q_b)‖ ≤ P_k   [pu]."""
+def constraint_storage_inverter(var: Variables, p, rating, reactive_power: bool):
+    """Four-quadrant inverter ‖(p, q_b)‖ ≤ P_k, or with `reactive_power = false` active power only:
+    |p| ≤ P_k, q_b = 0   [pu]."""
+    if reactive_power:
+        return [cp.SOC(_vec(rating), cp.vstack([_vec(p), _vec(var.q_st)]), axis=0)]
+    return [p <= rating, -p <= rating, var.q_st == 0]
+
+
+def constraint_storage_loss_branch(var: Variables, v_bus, p_rating, r_virtual, reactive_power: bool):
+    """Virtual-resistance branch: grid side p_b + R ℓ_b, p_b² + q_b² ≤ v_k ℓ_b, inverter rating on (p_b, q_b) [pu]."""
     p_b, l_b = var.extra["p_batt"], var.extra["l_batt"]
     steps = p_b.shape[1]
     rating = cp.reshape(p_rating, (p_rating.shape[0], 1), order="F") @ np.ones((1, steps))
-    return [var.p_st == p_b + r_virtual * l_b,
-            _rotated_cone([p_b, var.q_st], v_bus, l_b),
-            cp.SOC(_vec(rating), cp.vstack([_vec(p_b), _vec(var.q_st)]), axis=0)]
+    return [var.p_st == p_b + r_virtual * l_b, _rotated_cone([p_b, var.q_st], v_bus, l_b)] + \
+        constraint_storage_inverter(var, p_b, rating, reactive_power)
 
 
-def constraint_storage_efficiency(var: Variables, p_rating, eta_c, eta_d):
-    """p_b = η_c p_ch − p_dis/η_d (battery side), grid side p_ch − p_dis; p_ch, p_dis ≤ P_k; ‖(p, q)‖ ≤ P_k."""
+def constraint_storage_efficiency(var: Variables, p_rating, eta_c, eta_d, reactive_power: bool):
+    """p_b = η_c p_ch − p_dis/η_d (battery side), grid side p_ch − p_dis; p_ch, p_dis ≤ P_k; inverter rating
+    on the grid side (p, q)."""
     p_ch, p_dis = var.extra["p_ch"], var.extra["p_dis"]
     steps = p_ch.shape[1]
     rating = cp.reshape(p_rating, (p_rating.shape[0], 1), order="F") @ np.ones((1, steps))
     return [var.extra["p_batt"] == eta_c * p_ch - p_dis / eta_d, var.p_st == p_ch - p_dis,
-            p_ch <= rating, p_dis <= rating,
-            cp.SOC(_vec(rating), cp.vstack([_vec(var.p_st), _vec(var.q_st)]), axis=0)]
+            p_ch <= rating, p_dis <= rating] + constraint_storage_inverter(var, var.p_st, rating, reactive_power)
 
 
 def constraint_ev_station(var: Variables, ev, base, c_pu, cfg: EVConfig):
@@ -258,7 +272,7 @@ def build_operation(inst: Instance, day: Day, x_src=None) -> DayModel:
     pq = np.divide(load_q, load_p, out=np.zeros_like(load_q), where=load_p > 0)
     at_pv, at_st, at_ev = _incidence(n, inst.pv_bus), _incidence(n, inst.storage_bus), _incidence(n, inst.station_bus)
     p_net = load_p - var.shed - at_pv @ var.p_pv
-    q_net = load_q - cp.multiply(pq, var.shed)
+    q_net = load_q - cp.multiply(pq, var.shed) if case.model.load_shed == "power_factor" else load_q
     if k:
         p_net = p_net + at_st @ var.p_st
         q_net = q_net + at_st @ var.q_st
@@ -284,11 +298,13 @@ def build_operation(inst: Instance, day: Day, x_src=None) -> DayModel:
         cons += constraint_storage_energy(var, dt, e_pu, window)
         if case.model.storage_model == "virtual_resistance":
             var.extra["l_batt"] = cp.Variable((k, t), nonneg=True)
-            cons += constraint_storage_loss_branch(var, var.v[inst.storage_bus], p_pu, st.loss_resistance_pu)
+            cons += constraint_storage_loss_branch(var, var.v[inst.storage_bus], p_pu, st.loss_resistance_pu,
+                                                   st.reactive_power)
         else:
             var.extra["p_ch"] = cp.Variable((k, t), nonneg=True)
             var.extra["p_dis"] = cp.Variable((k, t), nonneg=True)
-            cons += constraint_storage_efficiency(var, p_pu, st.efficiency_charge, st.efficiency_discharge)
+            cons += constraint_storage_efficiency(var, p_pu, st.efficiency_charge, st.efficiency_discharge,
+                                                  st.reactive_power)
     if n_st:
         cons += constraint_ev_station(var, day.ev, base, c_pu, case.ev)
 
@@ -322,7 +338,7 @@ def objective_terms(var: Variables, inst: Instance, day: Day) -> dict[str, cp.Ex
         terms["penalty"] = terms["penalty"] + OBJ_SCALE * base * m.ev_unmet_cost_eur_per_mwh * (
             cp.sum(var.ev_short) + dt * cp.sum(fixed - var.p_unc))
     if m.balance_weight_eur > 0:
-        inv_i2 = (1.0 / inst.ref.i_max_pu ** 2)[:, None]
+        inv_i2 = (1.0 / inst.ref.i_max_pu ** 2)[:, None]         # 0 on unrated branches: no loading ratio
         flow = var.l if var.l is not None else cp.square(var.P) + cp.square(var.Q)
         terms["balance"] = OBJ_SCALE * m.balance_weight_eur * cp.sum(cp.multiply(inv_i2, flow)) / flow.size
     return terms

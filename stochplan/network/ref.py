@@ -32,8 +32,8 @@ class Ref:
     branch_names: tuple[str, ...]  # (L,) e.g. "line 3", "trafo 0"
     r_pu: np.ndarray              # (L,) series resistance on the system base
     x_pu: np.ndarray              # (L,) series reactance
-    i_max_pu: np.ndarray          # (L,) ampacity; at 1 pu voltage equal to the MVA rating in pu
-    s_sub_max_pu: float           # apparent-power limit at the root
+    i_max_pu: np.ndarray          # (L,) ampacity; at 1 pu voltage equal to the MVA rating in pu; inf: unrated
+    s_sub_max_pu: float           # apparent-power limit at the root; inf: none
     v_min_pu: float
     v_max_pu: float
     v_sub_pu: float
@@ -155,10 +155,11 @@ def build_ref(net, cfg: NetworkConfig, name: str) -> Ref:
     internal = {b: i for i, b in enumerate(order)}
     rows = [branches[via[b]] for b in order[1:]]
     missing = [r[0] for r in rows if r[5] is None]
-    if missing and cfg.default_max_i_ka is None:
+    if missing and cfg.default_max_i_ka is None and cfg.unrated_branches != "unlimited":
         raise InputError("network.default_max_i_ka", f"{len(missing)} branches have no rating ({missing[0]}, ...): "
-                                                     "give default_max_i_ka in kA")
-    i_max = np.array([r[5] if r[5] is not None
+                                                     "give default_max_i_ka in kA, or unrated_branches = 'unlimited'")
+    unrated = math.inf if cfg.default_max_i_ka is None else None      # no limit rows for these branches
+    i_max = np.array([r[5] if r[5] is not None else unrated if unrated is not None
                       else cfg.default_max_i_ka * vn[b] * math.sqrt(3) / base for r, b in zip(rows, order[1:])])
 
     root_rating = i_max[[parent_of[b] == root for b in order[1:]]].sum()

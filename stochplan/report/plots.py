@@ -12,7 +12,7 @@ import numpy as np
 
 from ..instance import Instance
 from ..network import load_net
-from ..result import PlanResult
+from ..result import BUILT, PlanResult
 
 
 def _plt():
@@ -81,7 +81,7 @@ def feeder_map(inst: Instance, res: PlanResult, path: Path) -> None:
     if len(inst.pv_bus):
         ax.scatter(xy[inst.pv_bus, 0], xy[inst.pv_bus, 1], s=90, marker="^", color="gold", edgecolor="k",
                    zorder=4, label="PV")
-    built = (e > 1e-6) | (p > 1e-6)
+    built = (e > BUILT) | (p > BUILT)
     if built.any():
         where = inst.storage_bus[built]
         ax.scatter(xy[where, 0], xy[where, 1], s=80 + 250 * e[built], color="tab:green", edgecolor="k", zorder=5,
@@ -89,7 +89,7 @@ def feeder_map(inst: Instance, res: PlanResult, path: Path) -> None:
         for k in np.flatnonzero(built):
             ax.annotate(f"{e[k]:.2f} MWh / {p[k]:.2f} MW", xy[inst.storage_bus[k]], fontsize=8, color="tab:green",
                         xytext=(6, -12), textcoords="offset points")
-    if len(c) and (c > 1e-6).any():
+    if len(c) and (c > BUILT).any():
         ax.scatter(xy[inst.station_bus, 0], xy[inst.station_bus, 1], s=80 + 600 * c, marker="D", color="tab:blue",
                    edgecolor="k", zorder=5, label="EV chargers (area ∝ MW)")
         for n, bus in enumerate(inst.station_bus):
@@ -103,10 +103,24 @@ def feeder_map(inst: Instance, res: PlanResult, path: Path) -> None:
     _save(plt, fig, path)
 
 
+MAX_PANELS = 10     # per-day figures show at most this many days: the heaviest (at K = 365, 365 panels took
+#                    more than 10 minutes to draw)
+
+
+def shown_days(inst: Instance, res: PlanResult) -> tuple[list, list, str]:
+    """(days, their solutions, a note for the title): every day, or the MAX_PANELS of largest weight."""
+    if len(inst.days) <= MAX_PANELS:
+        return inst.days, res.solutions, "each representative day"
+    order = sorted(np.argsort([-d.weight for d in inst.days], kind="stable")[:MAX_PANELS])
+    return ([inst.days[i] for i in order], [res.solutions[i] for i in order],
+            f"the {MAX_PANELS} days of largest weight (of {len(inst.days)})")
+
+
 def voltage_bands(inst: Instance, res: PlanResult, path: Path) -> None:
-    plt, fig, axes = _grid(len(inst.days))
+    days, solutions, which = shown_days(inst, res)
+    plt, fig, axes = _grid(len(days))
     ref = inst.ref
-    for ax, day, sol in zip(axes, inst.days, res.solutions):
+    for ax, day, sol in zip(axes, days, solutions):
         v, x = sol.dispatch["v_pu"], _hours(day)
         q = np.quantile(v[1:], [0.0, 0.05, 0.5, 0.95, 1.0], axis=0)
         ax.fill_between(x, q[0], q[4], color="tab:blue", alpha=0.15, label="min–max over buses")
@@ -118,7 +132,7 @@ def voltage_bands(inst: Instance, res: PlanResult, path: Path) -> None:
         _ticks(ax, day)
     axes[0].set_ylabel("voltage [pu]")
     axes[0].legend(fontsize=6)
-    fig.suptitle(f"{inst.case.name}: voltage across buses over each representative day")
+    fig.suptitle(f"{inst.case.name}: voltage across buses over {which}")
     _save(plt, fig, path)
 
 
@@ -166,20 +180,21 @@ def line_flows(inst: Instance, res: PlanResult, path: Path) -> None:
 
 
 def storage_energy(inst: Instance, res: PlanResult, path: Path) -> None:
-    plt, fig, axes = _grid(len(inst.days))
+    days, solutions, which = shown_days(inst, res)
+    plt, fig, axes = _grid(len(days))
     ref = inst.ref
     e_cap, _, _ = inst.first.split(res.x)
-    for ax, day, sol in zip(axes, inst.days, res.solutions):
+    for ax, day, sol in zip(axes, days, solutions):
         e = sol.dispatch["storage_e_mwh"]
         x = np.arange(day.steps + 1) * day.dt_h
         for k, bus in enumerate(inst.storage_bus):
-            if e_cap[k] > 1e-6:
+            if e_cap[k] > BUILT:
                 ax.plot(x, e[k], lw=1.5, label=f"bus {ref.bus_ids[bus]} ({e_cap[k]:.2f} MWh)")
         ax.set_title(f"day {day.day}", fontsize=8)
         _ticks(ax, day)
     axes[0].set_ylabel("state of energy [MWh]")
     axes[0].legend(fontsize=6)
-    fig.suptitle(f"{inst.case.name}: storage state of energy on each representative day")
+    fig.suptitle(f"{inst.case.name}: storage state of energy on {which}")
     _save(plt, fig, path)
 
 

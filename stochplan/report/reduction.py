@@ -1,12 +1,12 @@
 """Files of a scenario reduction: representatives.csv, assignment.csv, reduction.json and medoids.png."""
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
+from ..result import dumps
 from ..scenarios import Year
 
 
@@ -22,7 +22,7 @@ def write_reduction(year: Year, case_name: str, settings: dict, out) -> dict:
         pd.DataFrame({"day": [d.day for d in days], "cluster": red.labels,
                       "medoid_day": [days[red.medoids[c]].day for c in red.labels]}).to_csv(
             tmp / "assignment.csv", index=False)
-        (tmp / "reduction.json").write_text(json.dumps(summary, indent=2) + "\n")
+        (tmp / "reduction.json").write_text(dumps(summary, indent=2) + "\n")
         plot_medoids(year, case_name, tmp / "medoids.png")
     return summary
 

@@ -5,7 +5,6 @@ Everything is written into the output directory's staging folder and moved into 
 """
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import numpy as np
@@ -13,10 +12,10 @@ import pandas as pd
 
 from ..instance import Instance
 from ..outdir import OutputDir
-from ..result import PlanResult, json_default
+from ..result import BUILT, PlanResult, dumps
 from .economics import yearly
 
-BUILT = 1e-6   # MWh or MW below which an asset is reported as not built
+
 
 
 def summarise(inst: Instance, res: PlanResult, retries: int = 0) -> dict:
@@ -40,6 +39,7 @@ def summarise(inst: Instance, res: PlanResult, retries: int = 0) -> dict:
         "storage": [{"bus": int(b), "energy_mwh": float(ei), "power_mw": float(pi)}
                     for b, ei, pi in zip(fs.storage_buses, e, p) if ei > BUILT or pi > BUILT],
         "chargers": [{"bus": int(b), "capacity_mw": float(ci)} for b, ci in zip(fs.station_buses, c) if ci > BUILT],
+        "built_threshold": residue(fs, res.x, res.y),
         "scenarios": [{"day": d.day, "weight": d.weight} for d in inst.days],
         "metrics": {
             "max_relaxation_gap": max((s.relaxation_gap for s in res.solutions), default=0.0),
@@ -64,6 +64,16 @@ def summarise(inst: Instance, res: PlanResult, retries: int = 0) -> dict:
     else:
         doc["extensive_form"] = {**bounds, "nodes": res.timings.get("nodes", 1)}
     return doc
+
+
+def residue(fs, x: np.ndarray, y: np.ndarray) -> dict:
+    """Sizes below the BUILT threshold (not listed as built) and what they cost per year."""
+    k = fs.n_storage
+    site_built = (x[:k] > BUILT) | (x[k:2 * k] > BUILT)
+    hidden = np.concatenate([~site_built, ~site_built, x[2 * k:] <= BUILT]) & (x > 0)
+    return {"mwh_or_mw": BUILT, "unlisted_max": float(x[hidden].max(initial=0.0)),
+            "unlisted_investment_eur_per_year": float(fs.cost_x[hidden] @ x[hidden])
+            + float(fs.cost_y[~site_built] @ y[~site_built]) if k else float(fs.cost_x[hidden] @ x[hidden])}
 
 
 def convergence_table(res: PlanResult) -> pd.DataFrame:
@@ -139,7 +149,7 @@ def write_results(inst: Instance, res: PlanResult, out: OutputDir, retries: int 
             (tmp / "summary.md").write_text(summary_markdown(inst.case.name, doc, econ))
         if validation is not None:
             validation.to_csv(tmp / "validation.csv", index=False, float_format="%.6g")
-        (tmp / "results.json").write_text(json.dumps(doc, indent=2, default=json_default) + "\n")
+        (tmp / "results.json").write_text(dumps(doc, indent=2) + "\n")
         convergence_table(res).to_csv(tmp / "convergence.csv", index=False)
         for name, table in dispatch_tables(inst, res).items():
             table.to_csv(tmp / name, index=False, float_format="%.6g")

@@ -8,7 +8,6 @@ violations. A step whose power flow does not converge is reported as such, never
 """
 from __future__ import annotations
 
-import json
 import logging
 import warnings
 
@@ -51,7 +50,10 @@ def ac_steps(inst: Instance, p_mw: np.ndarray, q_mvar: np.ndarray, pv_mw: np.nda
         try:
             # init "auto" (DC angles first): a flat start does not converge through SimBench's YNd5 transformer
             # (150° phase shift); taps and shifts do not change the magnitudes the SOCP is compared on
-            pp.runpp(base, algorithm="nr", init="auto", max_iteration=30, numba=False)
+            # recycle: only loads and PV injections change between steps, so pandapower reuses its internal
+            # case and admittance matrix (8.8 instead of 24.5 ms a step on case33bw)
+            pp.runpp(base, algorithm="nr", init="auto", max_iteration=30, numba=False,
+                     recycle={"bus_pq": True, "trafo": False, "gen": False})
         except pp.powerflow.LoadflowNotConverged:
             yield None
             continue
@@ -77,7 +79,7 @@ def validate_plan(inst: Instance, solutions: list[DaySolution]) -> pd.DataFrame:
         d = sol.dispatch
         net_p = day.load_p_mw - d["shed_mw"]
         keep = np.divide(net_p, day.load_p_mw, out=np.ones_like(net_p), where=day.load_p_mw > 0)
-        net_q = day.load_q_mvar * keep
+        net_q = day.load_q_mvar * keep if inst.case.model.load_shed == "power_factor" else day.load_q_mvar.copy()
         np.add.at(net_p, st_at, d["storage_p_mw"])
         np.add.at(net_q, st_at, d["storage_q_mvar"])
         np.add.at(net_p, ev_at, d["ev_p_mw"])
@@ -121,7 +123,7 @@ def validate_saved_plan(out, case_path: str | None = None, progress: bool = True
     from ..evaluation import plan_vector, read_plan
     from ..formulations.operation import build_operation, solve_day
     from ..instance import build_instance
-    from ..result import json_default
+    from ..result import dumps
 
     results = out.path / "results.json"
     doc = read_plan(results, "DIR")
@@ -142,5 +144,5 @@ def validate_saved_plan(out, case_path: str | None = None, progress: bool = True
     doc.setdefault("metrics", {}).update(found)
     with out.publish(replace_all=False) as tmp:
         table.to_csv(tmp / "validation.csv", index=False, float_format="%.6g")
-        (tmp / "results.json").write_text(json.dumps(doc, indent=2, default=json_default) + "\n")
+        (tmp / "results.json").write_text(dumps(doc, indent=2) + "\n")
     return found
