@@ -140,3 +140,20 @@ def test_single_cut_reaches_the_same_optimum(small_case):
     single = solve_benders(inst, tol=1e-6, max_iter=300, multicut=False, stabilisation="none")
     assert single.converged
     assert single.upper_bound == pytest.approx(multi.upper_bound, rel=1e-5)
+
+
+def test_the_shipped_instance_class_case_matches_the_exact_extensive_form():
+    """scenarios/ieee33_lindistflow.toml: LinDistFlow, η storage without Q, no free capacity, no EVs, six
+    candidates, a binding voltage floor, unrated lines."""
+    from pathlib import Path
+
+    from stochplan.config import load_case
+    from stochplan.instance import build_instance
+
+    inst = build_instance(load_case(Path(__file__).parents[1] / "scenarios" / "ieee33_lindistflow.toml"))
+    assert not inst.case.storage.reactive_power and inst.case.model.capacity_floor == 0.0
+    ef = solve_extensive(inst)
+    bd = solve_benders(inst)
+    assert bd.converged
+    assert bd.exactness["total_eur"] == pytest.approx(ef.upper_bound, rel=1e-4)
+    assert bd.y.tolist() == ef.y.tolist() and ef.y.sum() == 3

@@ -79,3 +79,72 @@ def test_every_json_written_is_standard_json(tmp_path):
     assert doc["metrics"]["ac_max_loading_diff"] is None
     json.loads((out / "checkpoint.json").read_text(), parse_constant=refuse)
     assert doc["built_threshold"]["mwh_or_mw"] == 1e-3
+
+
+# ------------------------------------------------------------------ MATPOWER feeders
+
+def _write_m(mpc: dict, path, bus_numbers=None) -> str:
+    """A MATPOWER version-2 .m case from the arrays of pandapower's to_mpc, optionally renumbering BUS_I."""
+    # MATPOWER's own columns only (pandapower's arrays carry extra ones of its own)
+    bus, gen, branch = (np.array(mpc[k], dtype=float)[:, :n] for k, n in (("bus", 13), ("gen", 10), ("branch", 13)))
+    if bus_numbers is not None:
+        new = dict(zip(bus[:, 0], bus_numbers))
+        bus[:, 0] = [new[b] for b in bus[:, 0]]
+        gen[:, 0] = [new[b] for b in gen[:, 0]]
+        branch[:, :2] = [[new[f], new[t]] for f, t in branch[:, :2]]
+    text = ["function mpc = case_test", "mpc.version = '2';", f"mpc.baseMVA = {float(mpc['baseMVA'])};"]
+    for name, rows in (("bus", bus), ("gen", gen), ("branch", branch)):
+        text.append(f"mpc.{name} = [\n" + "\n".join("\t" + "\t".join(repr(float(v)) for v in r) + ";" for r in rows)
+                    + "\n];")
+    path.write_text("\n".join(text) + "\n")
+    return str(path)
+
+
+def test_a_matpower_feeder_gives_the_same_ref_and_day_cost_with_its_own_bus_numbers(tmp_path):
+    import warnings
+
+    import pandapower.networks as pn
+    from pandapower.converter.matpower import to_mpc
+
+    from stochplan.network import build_ref, load_net
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        mpc = to_mpc(pn.case33bw(), str(tmp_path / "case33bw.mat"), init="flat")["mpc"]
+    sources = {"mat": str(tmp_path / "case33bw.mat"), "m": _write_m(mpc, tmp_path / "case33bw.m"),
+               "m×10": _write_m(mpc, tmp_path / "case33bw_x10.m", bus_numbers=[10 * (i + 1) for i in range(33)])}
+    cfg = load_case_network("pandapower:case33bw", tmp_path)
+    ref = build_ref(load_net("pandapower:case33bw"), cfg, "pp")
+    costs = {"pandapower": one_day_cost("pandapower:case33bw", lambda b: b, tmp_path)}
+    for label, source in sources.items():
+        scale = 10 if label == "m×10" else 1
+        other = build_ref(load_net(source), load_case_network(source, tmp_path), label)
+        assert other.bus_ids.tolist() == [scale * (b + 1) for b in ref.bus_ids], label   # BUS_I, not 0..N−1
+        for name in ("parent", "r_pu", "x_pu", "load_p_pu", "load_q_pu", "vn_kv"):
+            np.testing.assert_allclose(getattr(other, name), getattr(ref, name), rtol=1e-12, err_msg=name)
+        costs[label] = one_day_cost(source, lambda b, s=scale: s * (b + 1), tmp_path)
+    assert max(costs.values()) - min(costs.values()) <= 1e-9 * max(costs.values()), costs
+    with pytest.raises(InputError, match="is not a MATPOWER case file"):
+        (tmp_path / "bad.m").write_text("mpc.bus = [1 2;\n")
+        load_net(str(tmp_path / "bad.m"))
+
+
+def load_case_network(source: str, tmp_path):
+    from stochplan.config import case_from_dict
+
+    return case_from_dict(base_case(source, network={"source": source, "default_max_i_ka": 0.3}),
+                          tmp_path / "c.toml").network
+
+
+def one_day_cost(source: str, bus, tmp_path) -> float:
+    """A day of the default case's feeder with storage at (what the source calls) bus 17 and PV at 24."""
+    data = base_case(source, network={"source": source, "default_max_i_ka": 0.3, "v_min_pu": 0.9},
+                     time={"steps_per_day": 4}, model={"formulation": "socp"},
+                     prices={"buy_eur_per_mwh": [60.0, 200.0, 90.0, 70.0]},
+                     pv=[{"bus": bus(24), "capacity_mw": 0.8}],
+                     storage={"candidates": [bus(17)], "siting": "fixed", "fixed_sites": [bus(17)],
+                              "max_energy_mwh": 2.0, "max_power_mw": 0.5, "loss_resistance_pu": 0.03},
+                     scenarios={"source": "explicit", "day": [{"weight": 1.0, "load_scale": [0.6, 1.0, 0.9, 0.5],
+                                                               "pv_scale": [0.0, 0.3, 0.8, 0.1]}]})
+    inst = instance_of(data, tmp_path)
+    return solve_day(build_operation(inst, inst.days[0]), np.array([1.5, 0.4])).cost_eur

@@ -1,4 +1,5 @@
-"""Load a feeder as a pandapower net: a built-in case, a SimBench grid or any pandapower JSON file.
+"""Load a feeder as a pandapower net: a built-in case, a SimBench grid, a pandapower JSON file or a MATPOWER
+case file (pandapower's converter).
 
 Closed bus-bus switches are fused into one bus (pandapower's `fuse_buses`) and transformers that then run in
 parallel between the same two buses become one with `parallel = n`, so substations modelled as two busbars
@@ -22,7 +23,8 @@ BUILT_IN = {
 
 def load_net(source: str):
     """`pandapower:<name>` built-in, `simbench:<grid code>` (shipped with the simbench package; its static
-    generators are dropped: a case models them as [[pv]] units with their own profiles), or a JSON path."""
+    generators are dropped: a case models them as [[pv]] units with their own profiles), a pandapower JSON
+    path, or a MATPOWER case file (`.m` or `.mat`; bus numbers are its BUS_I)."""
     logging.getLogger("pandapower").setLevel(logging.ERROR)
     if source.startswith("simbench:"):
         net = copy.deepcopy(simbench_net(source.split(":", 1)[1], "network.source"))
@@ -96,7 +98,40 @@ def _read_net(source: str):
     path = Path(source)
     if not path.is_file():
         raise InputError("network.source", f"file '{path}' not found")
+    if path.suffix.lower() in (".m", ".mat"):
+        return _read_matpower(path)
     try:
         return pp.from_json(str(path))
     except Exception as exc:  # pandapower raises many types for a bad file
         raise InputError("network.source", f"'{path}' is not a pandapower JSON network ({exc})") from None
+
+
+def _read_matpower(path: Path):
+    """A MATPOWER case (version 2) through pandapower's converter; buses renumbered to the file's BUS_I, so
+    the case file and every output use MATPOWER's bus numbers (pandapower numbers them 0..N−1 by row)."""
+    import pandapower.toolbox as tb
+    from pandapower.converter.matpower import from_mpc
+
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            net = from_mpc(str(path))
+            bus_i = _matpower_bus_numbers(path)
+    except Exception as exc:   # the converter and its parsers raise many types for a bad file
+        raise InputError("network.source", f"'{path}' is not a MATPOWER case file ({exc})") from None
+    if len(bus_i) != len(net.bus) or len(set(bus_i)) != len(bus_i):
+        raise InputError("network.source", f"'{path}': its BUS_I column does not number its buses one to one")
+    tb.reindex_buses(net, dict(zip(net.bus.index, bus_i)))
+    return net
+
+
+def _matpower_bus_numbers(path: Path) -> list[int]:
+    if path.suffix.lower() == ".mat":
+        from scipy.io import loadmat
+
+        bus = loadmat(str(path), squeeze_me=True, struct_as_record=False)["mpc"].bus
+    else:
+        from matpowercaseframes import CaseFrames
+
+        bus = CaseFrames(str(path)).bus.to_numpy()
+    return [int(b) for b in bus[:, 0]]
