@@ -27,6 +27,7 @@ from pathlib import Path
 from . import interrupts, outdir
 from .errors import InputError, SolverError
 from .outdir import OutputDir
+from .parallel import LauncherError, get_comm
 
 log = logging.getLogger("stochplan")
 
@@ -108,7 +109,6 @@ def main(argv: list[str] | None = None) -> int:
     rank = 0
     try:
         interrupts.check()
-        from .parallel import get_comm
 
         comm = get_comm()
         rank = comm.rank
@@ -127,6 +127,10 @@ def main(argv: list[str] | None = None) -> int:
         if ctx.out is not None:
             ctx.out.abandon()
         if rank == 0:
+            print(f"stochplan: error: {exc}", file=sys.stderr)
+        return 2
+    except LauncherError as exc:           # every task gets here; the launcher's first one says why
+        if exc.first_task:
             print(f"stochplan: error: {exc}", file=sys.stderr)
         return 2
     except SolverError as exc:

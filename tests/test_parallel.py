@@ -149,3 +149,32 @@ def test_dry_run_prints_the_assignment(case):
     assert proc.returncode == 0, proc.stderr
     assert "2 rank(s)" in proc.stdout and "rank 0: days" in proc.stdout and "rank 1: days" in proc.stdout
     assert not (case.parent / "results").exists()
+
+
+@pytest.mark.parametrize("env,says", [
+    ({"SLURM_STEP_NUM_TASKS": "2", "SLURM_PROCID": "0"}, True),      # srun without a PMI: first task says why
+    ({"SLURM_STEP_NUM_TASKS": "2", "SLURM_PROCID": "1"}, False),     # the other task stops quietly
+])
+def test_tasks_that_mpi_did_not_join_stop_before_any_solve(case, tmp_path, env, says):
+    import os
+
+    out = tmp_path / "out"
+    proc = subprocess.run([sys.executable, "-m", "stochplan", "plan", str(case), "--out", str(out)],
+                          capture_output=True, text=True, timeout=300, env={**os.environ, **env})
+    assert proc.returncode == 2
+    lines = proc.stderr.strip().splitlines()
+    if says:
+        assert len(lines) == 1 and "2 tasks were started but MPI joined 1 of them" in lines[0]
+        assert "--mpi=pmi2" in lines[0] and "--mpi=pmix" in lines[0]
+    else:
+        assert lines == []
+    assert not out.exists()
+
+
+def test_a_batch_scripts_own_commands_are_not_mistaken_for_tasks(case):
+    """Inside an sbatch script (outside srun) SLURM_NTASKS is the job's size, not this process's."""
+    import os
+
+    proc = subprocess.run([sys.executable, "-m", "stochplan", "plan", str(case), "--dry-run"], capture_output=True,
+                          text=True, timeout=300, env={**os.environ, "SLURM_NTASKS": "8", "SLURM_PROCID": "0"})
+    assert proc.returncode == 0, proc.stderr

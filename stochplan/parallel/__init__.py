@@ -14,6 +14,22 @@ import numpy as np
 # World sizes the common launchers export to every rank: MPICH/Hydra and srun --mpi=pmi2 (PMI_SIZE),
 # Open MPI (OMPI_COMM_WORLD_SIZE), Intel MPI (MPI_LOCALNRANKS). srun --mpi=pmix exports PMIX_RANK only.
 _SIZE_VARS = ("PMI_SIZE", "OMPI_COMM_WORLD_SIZE", "MPI_LOCALNRANKS")
+# Tasks a launcher started, whether or not MPI joins them: srun's job step (SLURM_STEP_NUM_TASKS, not the
+# job's SLURM_NTASKS, which a batch script's own commands see too) and the MPI launchers above.
+_TASK_VARS = ("SLURM_STEP_NUM_TASKS",) + _SIZE_VARS
+_RANK_VARS = ("SLURM_PROCID", "PMI_RANK", "OMPI_COMM_WORLD_RANK", "PMIX_RANK")
+
+FIX = ("with srun pass --mpi=pmi2 for MPICH (the mpich wheel, Intel MPI) or --mpi=pmix for Open MPI, or start "
+       "the ranks with mpirun/mpiexec of the MPI that mpi4py was built with")
+
+
+class LauncherError(RuntimeError):
+    """Several tasks were started but MPI did not join them: each would run the whole plan alone."""
+
+    def __init__(self, tasks: int, world: int):
+        super().__init__(f"launcher: {tasks} tasks were started but MPI joined {world} of them (each would run "
+                         f"the whole plan alone, racing on one output directory); {FIX}")
+        self.first_task = launcher_rank() == 0
 
 
 class SerialComm:
@@ -99,12 +115,34 @@ def _mpi():
 
 
 def under_launcher() -> bool:
-    return any(int(os.environ.get(v, "0") or 0) > 1 for v in _SIZE_VARS) or "PMIX_RANK" in os.environ
+    return any(_env_int(v) > 1 for v in _SIZE_VARS) or "PMIX_RANK" in os.environ
+
+
+def launched_tasks() -> int:
+    """How many tasks the launcher says it started (1 without a launcher)."""
+    return max([_env_int(v) for v in _TASK_VARS] + [1])
+
+
+def launcher_rank() -> int:
+    """This task's number according to the launcher (0 without one)."""
+    return next((_env_int(v) for v in _RANK_VARS if v in os.environ), 0)
+
+
+def _env_int(name: str) -> int:
+    try:
+        return int(os.environ.get(name, "0") or 0)
+    except ValueError:
+        return 0
 
 
 def get_comm():
-    """MPI when launched with several ranks and mpi4py is installed, else the serial stand-in."""
+    """MPI when launched with several ranks and mpi4py is installed, else the serial stand-in. Raises
+    LauncherError when a launcher started several tasks that MPI did not join (srun without a PMI that the
+    MPI understands, or another MPI's mpiexec starting singletons): N copies would each run the whole plan."""
+    tasks = launched_tasks()
     if not under_launcher():
+        if tasks > 1:
+            raise LauncherError(tasks, 1)
         return SerialComm()
     try:
         MPI = _mpi()
@@ -112,6 +150,8 @@ def get_comm():
         raise RuntimeError("started under an MPI launcher but mpi4py is not installed; "
                            "pip install 'stochplan[mpi]' (or mpi4py built against your MPI)") from exc
     comm = MPI.COMM_WORLD
+    if comm.Get_size() < tasks:
+        raise LauncherError(tasks, comm.Get_size())
     return MPIComm(comm) if comm.Get_size() > 1 else SerialComm()
 
 
