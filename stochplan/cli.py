@@ -170,10 +170,7 @@ def _continue_command(args, case, out: Path) -> str:
     return " ".join(shlex.quote(w) for w in words)
 
 
-def _plan(args, comm, ctx: _Context) -> int:
-    from .config import default_case_path, load_case
-    from .decomposition import checkpoint
-
+def _check_plan_options(args, comm) -> None:
     if args.tol is not None and not args.tol > 0:
         raise InputError("--tol", f"must be > 0, got {args.tol}")
     if args.max_iter is not None and args.max_iter < 1:
@@ -186,6 +183,13 @@ def _plan(args, comm, ctx: _Context) -> int:
         raise InputError("--method", "the extensive form is one problem on one rank; run it without mpiexec")
     if args.method == "ef" and (args.resume or args.stop_after):
         raise InputError("--resume" if args.resume else "--stop-after", "applies to Benders runs, not --method ef")
+
+
+def _plan(args, comm, ctx: _Context) -> int:
+    from .config import default_case_path, load_case
+    from .decomposition import checkpoint
+
+    _check_plan_options(args, comm)
     case = load_case(args.case or default_case_path())
     _check_k(args.k, case)
     out_path = _plan_out(args, case)
@@ -197,8 +201,6 @@ def _plan(args, comm, ctx: _Context) -> int:
 
     # Everything below the imports of the heavy stack; input is fully checked before the first solve.
     from .instance import build_instance
-    from .report.results import write_results
-    from .solvers import conic
 
     inst = build_instance(case, k=args.k)
     interrupts.check()                   # SimBench's loader swallows exceptions, a stop among them
@@ -240,8 +242,16 @@ def _plan(args, comm, ctx: _Context) -> int:
             from .decomposition.benders import EXIT_CODES
             print(f"stochplan: stopped (--stop-after {args.stop_after})" + ctx.checkpoint_note(), file=sys.stderr)
             return EXIT_CODES[res.stop_reason]
+    return _finish_plan(inst, res, out, out_path, args.no_validate)
+
+
+def _finish_plan(inst, res, out: OutputDir, out_path: Path, no_validate: bool) -> int:
+    """AC check, economics, files; → the exit code (1 when Benders stopped above its tolerance)."""
+    from .report.results import write_results
+    from .solvers import conic
+
     validation = None
-    if not args.no_validate:
+    if not no_validate:
         from .report.validation import summary, validate_plan
         validation = validate_plan(inst, res.solutions)
         _log_validation(summary(validation))

@@ -1,11 +1,11 @@
-"""First stage: the Benders master MILP in Pyomo, solved persistently with HiGHS.
+"""First stage: the Benders master MILP in Pyomo, solved with HiGHS.
 
     min  cᵀx + c_yᵀy + 365 Σ_s π_s θ_s                          [EUR/year]
     s.t. E_k ≤ Ē y_k,  P_k ≤ P̄ y_k,  d_min P_k ≤ E_k ≤ d_max P_k,  0 ≤ C_n ≤ C̄
          Σ_k y_k ≤ max sites,  capexᵀx + capex_yᵀy ≤ budget
          θ_s ≥ Q_s(x̂ʲ) + g_sʲᵀ(x − x̂ʲ)    for every iterate j           (multi-cut)
          θ   ≥ Σ_s π_s [Q_s(x̂ʲ) + g_sʲᵀ(x − x̂ʲ)]                        (single-cut option)
-Cuts go into a ConstraintList; the persistent solver picks up only the new rows.
+Cuts go into a ConstraintList; every solve hands the whole model to a fresh HiGHS (see `_run`).
 
 The stabilised steps of decomposition/stabilisation.py solve the same model with the siting fixed:
 - `project`: min ‖(x − x_c)/x̄‖² s.t. cᵀx + c_yᵀy + 365 Σ π θ ≤ L and the cuts (a QP; level bundle);
@@ -26,8 +26,11 @@ from ..errors import SolverError
 from .investment import FirstStage
 
 DAYS_PER_YEAR = 365.0
-MILP_OPTIONS = {"mip_rel_gap": 1e-9, "mip_abs_gap": 1e-6}   # the master must be exact next to a 1e-4 Benders gap
-INTERIOR_OPTIONS = {"solver": "ipm", "run_crossover": "off"}
+# One thread: HiGHS's parallel parts reduce in a timing-dependent order, and a level step amplifies a last-bit
+# difference until two runs of the same case (or a run and its resume) end at different plans (seen at K = 60).
+MILP_OPTIONS = {"mip_rel_gap": 1e-9, "mip_abs_gap": 1e-6, "threads": 1}   # exact next to a 1e-4 Benders gap
+PROJECTION_OPTIONS = {"threads": 1}
+INTERIOR_OPTIONS = {"solver": "ipm", "run_crossover": "off", "threads": 1}
 
 
 class Master:
@@ -61,20 +64,16 @@ class Master:
                                       + sum(fs.cost_y[i] * m.y[i] for i in m.K))
         m.objective = pyo.Objective(expr=m.investment + DAYS_PER_YEAR * sum(
             theta_weights[s] * m.theta[s] for s in m.S))
+        m.level_rhs = pyo.Param(mutable=True, initialize=0.0)
+        m.level = pyo.Constraint(expr=m.objective.expr <= m.level_rhs)
         m.cuts = pyo.ConstraintList()
         scale = np.where(fs.x_max > 0, fs.x_max, 1.0)
         m.center = pyo.Param(m.X, mutable=True, initialize=0.0)
-        m.level_rhs = pyo.Param(mutable=True, initialize=0.0)
-        m.level = pyo.Constraint(expr=m.objective.expr <= m.level_rhs)
         m.projection = pyo.Objective(expr=sum(((m.x[i] - m.center[i]) / float(scale[i])) ** 2 for i in m.X))
         m.feasibility = pyo.Objective(expr=0.0 * m.theta[0])
         for part in (m.level, m.projection, m.feasibility):
             part.deactivate()
         self.scale = scale
-        # One persistent HiGHS per kind of solve: each keeps its options, and Pyomo's interface does not clear
-        # a quadratic objective's Hessian when a linear objective comes back (pyomo 6.10,
-        # contrib/solver/solvers/highs.py: _build_and_pass_hessian returns early on an empty objective).
-        self.solvers = {kind: SolverFactory("highs") for kind in ("milp", "projection", "interior")}
 
     def set_integrality(self, integer: bool) -> None:
         """Switch the siting binaries between {0, 1} and [0, 1] (LP phase); only for binary siting."""
@@ -107,7 +106,7 @@ class Master:
         m = self.model
         for i in m.X:
             m.center[i] = float(center[i])
-        return self._stabilised(y, level, m.projection, "projection", {}, "level-set projection")
+        return self._stabilised(y, level, m.projection, "projection", PROJECTION_OPTIONS, "level-set projection")
 
     def interior(self, level: float, y: np.ndarray) -> np.ndarray:
         """Interior level-set step: an interior point of {model ≤ level, siting y} (IPM, no crossover)."""
@@ -169,8 +168,13 @@ class Master:
             self.set_integrality(self.integer)
 
     def _run(self, solver: str, options: dict, what: str) -> float:
-        res = self.solvers[solver].solve(self.model, solver_options=options, load_solutions=False,
-                                         raise_exception_on_nonoptimal_result=False)
+        # A fresh HiGHS for every solve: a persistent one carries the history of its rows, bases and options
+        # into the next solve, so a run resumed from a checkpoint (all cuts at once) drifted from the
+        # uninterrupted one at the first stabilised step after the stop (60-day case under Slurm), and Pyomo's
+        # interface keeps a QP's Hessian when a linear objective comes back (pyomo 6.10, contrib/solver/solvers/
+        # highs.py: _build_and_pass_hessian returns early). Building the model costs ~1 ms per 10 cuts.
+        res = SolverFactory("highs").solve(self.model, solver_options=options, load_solutions=False,
+                                           raise_exception_on_nonoptimal_result=False)
         if res.termination_condition != TerminationCondition.convergenceCriteriaSatisfied:
             raise SolverError(what, str(res.termination_condition.name))
         res.solution_loader.load_vars()
