@@ -154,7 +154,8 @@ def test_a_damaged_checkpoint_is_an_input_error(small, tmp_path, capsys):
     for damage, expect in ((lambda s: s["state"]["priced"][0][1].pop(), r"state.priced\[0\]\[1\] must be a list"),
                            (lambda s: s["state"].pop("best_x"), "state.best_x is missing"),
                            (lambda s: s["state"]["history"].pop(), "state.history must have one entry"),
-                           (lambda s: s["state"].__setitem__("lb", "low"), "state.lb must be a number")):
+                           (lambda s: s["state"].__setitem__("lb", "low"), "state.lb must be a number"),
+                           (lambda s: s["state"]["stab"].__setitem__("gamma", "x"), "state.stab.gamma must be")):
         state = json.loads(json.dumps(good))
         damage(state)
         path.write_text(json.dumps(state))

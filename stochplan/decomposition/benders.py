@@ -94,6 +94,12 @@ class LoopState:
         s.stab = schema.get(data, "stab", "state")
         if not isinstance(s.stab, dict):
             schema.fail("state.stab", "must be an object")
+        for key in ("gamma", "radius", "alpha", "stall", "phase_lb", "level", "predicted"):   # the stabilisers'
+            if s.stab.get(key) is not None:                                                    # numbers
+                s.stab[key] = schema.number(s.stab[key], f"state.stab.{key}")
+        for key in ("core_x", "core_y"):
+            if s.stab.get(key) is not None:
+                s.stab[key] = list(schema.vector(s.stab[key], n_x if key == "core_x" else n_y, f"state.stab.{key}"))
         priced = schema.get(data, "priced", "state")
         if not isinstance(priced, list) or not priced:
             schema.fail("state.priced", "must be a non-empty list")
