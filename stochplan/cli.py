@@ -287,9 +287,9 @@ def _validate(args, comm, ctx: _Context) -> int:
     from .report.validation import validate_saved_plan
 
     _one_rank(comm, "validate")
-    read_plan(Path(args.dir) / "results.json", "DIR")          # a plan directory, before claiming it
+    doc = read_plan(Path(args.dir) / "results.json", "DIR")    # a plan directory, before claiming it
     ctx.out = OutputDir.claim(Path(args.dir), "DIR")
-    _log_validation(validate_saved_plan(ctx.out, args.case, progress=not args.quiet))
+    _log_validation(validate_saved_plan(ctx.out, doc, args.case, progress=not args.quiet))
     log.info("wrote %s and the metrics in %s", Path(args.dir) / "validation.csv", Path(args.dir) / "results.json")
     return 0
 

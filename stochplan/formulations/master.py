@@ -96,7 +96,7 @@ class Master:
 
     def solve(self) -> tuple[float, np.ndarray, np.ndarray]:
         """→ (lower bound [EUR/year], x̂, ŷ)."""
-        value = self._run("milp", MILP_OPTIONS, "master problem")
+        value = self._run(MILP_OPTIONS, "master problem")
         x, y = self._values()
         # With a 1e-9 MIP gap the incumbent is the master optimum; it is the Benders lower bound.
         return value, x, y
@@ -106,12 +106,11 @@ class Master:
         m = self.model
         for i in m.X:
             m.center[i] = float(center[i])
-        return self._stabilised(y, level, m.projection, "projection", PROJECTION_OPTIONS, "level-set projection")
+        return self._stabilised(y, level, m.projection, PROJECTION_OPTIONS, "level-set projection")
 
     def interior(self, level: float, y: np.ndarray) -> np.ndarray:
         """Interior level-set step: an interior point of {model ≤ level, siting y} (IPM, no crossover)."""
-        return self._stabilised(y, level, self.model.feasibility, "interior", INTERIOR_OPTIONS,
-                                "interior level-set point")
+        return self._stabilised(y, level, self.model.feasibility, INTERIOR_OPTIONS, "interior level-set point")
 
     def box(self, center: np.ndarray, radius: float, y: np.ndarray) -> tuple[float, np.ndarray]:
         """Box step: the master's optimum with siting y and x within center ± radius·x̄. → (value, x)."""
@@ -126,7 +125,7 @@ class Master:
             m.x[i].setub(float(hi[i]))
         try:
             self._fix_sites(y)
-            value = self._run("milp", MILP_OPTIONS, "box-step master")
+            value = self._run(MILP_OPTIONS, "box-step master")
             x, _ = self._values()
         finally:
             for i in m.X:
@@ -137,7 +136,7 @@ class Master:
 
     # ------------------------------------------------------------------ helpers
 
-    def _stabilised(self, y, level, objective, solver, options, what) -> np.ndarray:
+    def _stabilised(self, y, level, objective, options, what) -> np.ndarray:
         m = self.model
         m.level_rhs = float(level)
         m.level.activate()
@@ -145,7 +144,7 @@ class Master:
         objective.activate()
         try:
             self._fix_sites(y)
-            self._run(solver, options, what)
+            self._run(options, what)
             x, _ = self._values()
         finally:
             objective.deactivate()
@@ -167,7 +166,7 @@ class Master:
                 self.model.y[i].unfix()
             self.set_integrality(self.integer)
 
-    def _run(self, solver: str, options: dict, what: str) -> float:
+    def _run(self, options: dict, what: str) -> float:
         # A fresh HiGHS for every solve: a persistent one carries the history of its rows, bases and options
         # into the next solve, so a run resumed from a checkpoint (all cuts at once) drifted from the
         # uninterrupted one at the first stabilised step after the stop (60-day case under Slurm), and Pyomo's

@@ -72,8 +72,8 @@ def residue(fs, x: np.ndarray, y: np.ndarray) -> dict:
     site_built = (x[:k] > BUILT) | (x[k:2 * k] > BUILT)
     hidden = np.concatenate([~site_built, ~site_built, x[2 * k:] <= BUILT]) & (x > 0)
     return {"mwh_or_mw": BUILT, "unlisted_max": float(x[hidden].max(initial=0.0)),
-            "unlisted_investment_eur_per_year": float(fs.cost_x[hidden] @ x[hidden])
-            + float(fs.cost_y[~site_built] @ y[~site_built]) if k else float(fs.cost_x[hidden] @ x[hidden])}
+            "unlisted_investment_eur_per_year": float(fs.cost_x[hidden] @ x[hidden] + fs.cost_y[~site_built]
+                                                      @ y[~site_built])}
 
 
 def convergence_table(res: PlanResult) -> pd.DataFrame:

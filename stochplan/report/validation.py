@@ -109,24 +109,24 @@ def summary(table: pd.DataFrame) -> dict:
             "ac_nonconverged_steps": int((~table.converged).sum()), "ac_steps": int(len(table))}
 
 
-def validate_saved_plan(out, case_path: str | None = None, progress: bool = True) -> dict:
+def validate_saved_plan(out, doc: dict, case_path: str | None = None, progress: bool = True) -> dict:
     """`stochplan validate DIR`: re-solve the planned days at DIR/results.json's plan, run the AC check and
     write DIR/validation.csv and the summary into DIR/results.json's metrics. → that summary.
 
-    `out` is DIR claimed (outdir.OutputDir): both files are replaced together or not at all.
+    `out` is DIR claimed (outdir.OutputDir), `doc` its results.json as `evaluation.read_plan` checked it: both
+    files are replaced together or not at all.
     The days are re-solved rather than read back from the dispatch CSVs: the AC check needs every device's
     reactive power and the per-bus shedding, which the CSVs (written for people) do not carry."""
     from tqdm import tqdm
 
     from ..config import load_case
     from ..errors import InputError
-    from ..evaluation import plan_vector, read_plan
+    from ..evaluation import plan_vector
     from ..formulations.operation import build_operation, solve_day
     from ..instance import build_instance
     from ..result import dumps
 
     results = out.path / "results.json"
-    doc = read_plan(results, "DIR")
     case_path = case_path or doc.get("case_file")
     if not case_path:
         raise InputError("--case", f"'{results}' does not name its case file; pass --case CASE.toml")
