@@ -7,14 +7,16 @@ command with the case's own settings. Prints one table (and writes it as CSV wit
     case, K, method, iterations, gap, objective EUR/yr, algorithm s, master s, command s, ratio to the EF
 
     python benchmarks/convergence.py [CASE[:K] ...] [--stabilisations level,interior-level,trust-region,in-out,none]
-                                     [--tol 1e-4] [--max-iter 150] [--no-ef] [--command] [--csv FILE]
+                                     [--tol 1e-4] [--max-iter 150] [--no-ef] [--command] [--ranks 2] [--csv FILE]
 
-Times are wall seconds on this machine, one process (Clarabel single-threaded); `algorithm s` excludes
-building the instance (profiles, reduction), which both methods share.
+Times are wall seconds on this machine (Clarabel single-threaded); the EF and the in-process Benders rows run in
+one process, `--ranks R` rows run the whole command under `mpiexec -n R` and take the Benders figures from its
+results.json. `algorithm s` excludes building the instance (profiles, reduction), which both methods share.
 """
 from __future__ import annotations
 
 import argparse
+import json
 import logging
 import subprocess
 import sys
@@ -59,17 +61,30 @@ def run_case(spec: str, args) -> list[dict]:
                      "master_s": res.timings["master_s"], "ratio_to_ef": seconds / ef_s if ef_s else None,
                      "note": "" if res.converged else f"stopped: {res.stop_reason}"})
         print(_line(rows[-1]), flush=True)
-    if args.command:
-        with tempfile.TemporaryDirectory() as tmp:
-            cmd = [sys.executable, "-m", "stochplan", "plan", path, "--out", str(Path(tmp) / "out"), "-q"]
-            cmd += ["--k", str(k)] if k else []
-            t0 = time.perf_counter()
-            proc = subprocess.run(cmd, capture_output=True, text=True)
-            rows.append({**label, "method": f"stochplan plan ({case.benders.stabilisation})", "iterations": None,
-                         "gap": None, "objective": None, "algorithm_s": None, "master_s": None,
-                         "command_s": time.perf_counter() - t0, "note": f"exit {proc.returncode}"})
+    for ranks in ([1] if args.command else []) + args.ranks:
+        rows.append({**label, **command_row(path, k, ranks, case.benders.stabilisation, ef_s)})
         print(_line(rows[-1]), flush=True)
     return rows
+
+
+def command_row(path: str, k: int | None, ranks: int, stabilisation: str, ef_s: float | None) -> dict:
+    """The whole `stochplan plan` command on `ranks` MPI processes; its Benders figures from results.json."""
+    with tempfile.TemporaryDirectory() as tmp:
+        out = Path(tmp) / "out"
+        cmd = [sys.executable, "-m", "stochplan", "plan", path, "--out", str(out), "-q"]
+        cmd = (["mpiexec", "-n", str(ranks)] if ranks > 1 else []) + cmd + (["--k", str(k)] if k else [])
+        t0 = time.perf_counter()
+        proc = subprocess.run(cmd, capture_output=True, text=True)
+        command_s = time.perf_counter() - t0
+        row = {"method": f"plan, {ranks} rank{'s' if ranks > 1 else ''} ({stabilisation})", "command_s": command_s,
+               "note": f"exit {proc.returncode}"}
+        if (out / "results.json").exists():
+            res = json.loads((out / "results.json").read_text())
+            seconds = res["timings_s"]["total_s"]
+            row.update(iterations=res["benders"]["iterations"], gap=res["benders"]["gap"],
+                       objective=res["objective"]["total"], algorithm_s=seconds,
+                       master_s=res["timings_s"]["master_s"], ratio_to_ef=seconds / ef_s if ef_s else None)
+    return row
 
 
 def _line(row: dict) -> str:
@@ -88,6 +103,8 @@ def main() -> None:
     parser.add_argument("--max-iter", type=int, default=150)
     parser.add_argument("--no-ef", action="store_true", help="skip the exact extensive form")
     parser.add_argument("--command", action="store_true", help="also time the whole `stochplan plan` command")
+    parser.add_argument("--ranks", type=lambda v: [int(r) for r in v.split(",")], default=[],
+                        help="also run the whole command under `mpiexec -n R` for each R (e.g. 2)")
     parser.add_argument("--csv", help="write the table here")
     args = parser.parse_args()
     logging.basicConfig(level=logging.WARNING)

@@ -21,6 +21,7 @@ import logging
 import os
 import shlex
 import sys
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -252,11 +253,12 @@ def _finish_plan(inst, res, out: OutputDir, out_path: Path, no_validate: bool) -
 
     validation = None
     if not no_validate:
-        from .report.validation import summary, validate_plan
+        from .report.validation import summary
+        from .workflows.validation import validate_plan
         validation = validate_plan(inst, res.solutions)
         _log_validation(summary(validation))
     interrupts.check()
-    from .report.economics import baseline_solutions, economics
+    from .workflows.economics import baseline_solutions, economics
     econ = economics(inst, res, baseline_solutions(inst, res))
     log.info("against the baseline (%s): net benefit %.2f EUR/year, carbon %+.1f %%", econ["baseline_definition"],
              econ["net_benefit"], -econ["carbon_reduction_percent"])
@@ -283,13 +285,16 @@ def _log_validation(v: dict) -> None:
 
 
 def _validate(args, comm, ctx: _Context) -> int:
-    from .evaluation import read_plan
-    from .report.validation import validate_saved_plan
+    from .report.validation import write_validation
+    from .workflows.evaluation import read_plan
+    from .workflows.validation import resolve_saved_plan, validate_plan
 
     _one_rank(comm, "validate")
-    doc = read_plan(Path(args.dir) / "results.json", "DIR")    # a plan directory, before claiming it
+    results = Path(args.dir) / "results.json"
+    doc = read_plan(results, "DIR")                  # a plan directory, before claiming it
     ctx.out = OutputDir.claim(Path(args.dir), "DIR")
-    _log_validation(validate_saved_plan(ctx.out, doc, args.case, progress=not args.quiet))
+    inst, solutions = resolve_saved_plan(doc, args.case, results, progress=not args.quiet)
+    _log_validation(write_validation(ctx.out, doc, validate_plan(inst, solutions)))
     log.info("wrote %s and the metrics in %s", Path(args.dir) / "validation.csv", Path(args.dir) / "results.json")
     return 0
 
@@ -322,13 +327,15 @@ def _claim(ctx: _Context, args, case, suffix: str) -> OutputDir:
 
 def _ev_aggregation(args, comm, ctx: _Context) -> int:
     from .config import default_case_path, load_case
-    from .report.aggregation import run_aggregation
+    from .report.aggregation import write_aggregation
+    from .workflows.aggregation import run_aggregation
 
     sizes = _number_list(args.fleet_sizes, "--fleet-sizes", int, lambda v: v >= 1, "give counts ≥ 1")
     _one_rank(comm, "ev-aggregation")
     case = load_case(args.case or default_case_path())
     out = _claim(ctx, args, case, "-ev-aggregation")
-    table = run_aggregation(case, sizes, out, progress=not args.quiet)
+    table = run_aggregation(case, sizes, progress=not args.quiet)
+    write_aggregation(case.name, table, out)
     log.info("wrote %s\n%s", out.path, table.to_string(index=False))
     return 0
 
@@ -336,15 +343,17 @@ def _ev_aggregation(args, comm, ctx: _Context) -> int:
 def _strategies(args, comm, ctx: _Context) -> int:
     from .config import load_case
     from .instance import build_instance
-    from .report.strategies import run_strategies
+    from .report.strategies import write_strategies
+    from .workflows.strategies import run_strategies
 
     _one_rank(comm, "strategies")
     case = load_case(args.case)
     outdir.check(_out_path(args, case, "-strategies"))
     inst = build_instance(case)
     out = _claim(ctx, args, case, "-strategies")
-    table = run_strategies(inst, out)
-    log.info("wrote %s\n%s", out.path, table.to_string(index=False))
+    runs = run_strategies(inst)
+    write_strategies(inst, runs, out)
+    log.info("wrote %s\n%s", out.path, runs.table.to_string(index=False))
     return 0
 
 
@@ -389,23 +398,26 @@ def _reduce(args, comm, ctx: _Context) -> int:
 
 def _study(args, comm, ctx: _Context) -> int:
     from .config import default_case_path, load_case
-    from .report.study import run_study
+    from .report.study import write_study
+    from .workflows.study import run_study
 
     shares = _number_list(args.controllable_share, "--controllable-share", float, lambda v: 0 <= v <= 1,
                           "shares must lie in [0, 1]")
     _one_rank(comm, "study")
     case = load_case(args.case or default_case_path())
     out = _claim(ctx, args, case, "-study")
-    table = run_study(case, shares, out)
+    table = run_study(case, shares)
+    write_study(case.name, table, out)
     log.info("study of %d shares written to %s\n%s", len(table), out.path, table.to_string(index=False))
     return 0
 
 
 def _evaluate(args, comm, ctx: _Context) -> int:
-    from .evaluation import plan_vector, read_plan, run_evaluation
     from .instance import build_instance
     from .network import build_ref, load_net
+    from .report.evaluation import write_evaluation
     from .scenarios import year_of_days
+    from .workflows.evaluation import evaluate_year, plan_vector, read_plan
 
     case = _year_case(args)
     doc = read_plan(Path(args.plan))                 # the plan file first: it is cheap to check
@@ -417,8 +429,11 @@ def _evaluate(args, comm, ctx: _Context) -> int:
     interrupts.check()
     out = _claim(ctx, args, case, "-evaluate") if comm.rank == 0 else None
     log.info("evaluating %s on %d days of the year on %d rank(s)", args.plan, len(inst.days), comm.size)
-    summary = run_evaluation(inst, plan, out, comm)
-    if summary is not None:
+    x, y, in_sample = plan
+    t0 = time.perf_counter()
+    costs = evaluate_year(inst, x, comm)
+    if costs is not None:                             # rank 0
+        summary = write_evaluation(inst, x, y, in_sample, costs, out, time.perf_counter() - t0)
         log.info("out of sample %.2f EUR/year vs in sample %.2f (gap %+.3f %%); 95th-percentile day %.2f EUR; "
                  "%.1f s; wrote %s", summary["out_of_sample_cost"], summary["in_sample_cost"],
                  summary["gap_percent"], summary["p95_day_cost"], summary["seconds"], out.path)

@@ -11,7 +11,7 @@ import sys
 import time
 
 import stochplan.instance as instance
-import stochplan.report.validation as validation
+import stochplan.workflows.validation as validation
 from stochplan.cli import main
 
 sig, point = getattr(signal, sys.argv[1]), sys.argv[2]

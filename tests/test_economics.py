@@ -3,13 +3,13 @@ import json
 
 import numpy as np
 import pytest
-
 from conftest import base_case, instance_of, make_net, save_net
+from test_cli import write_case
+
 from stochplan.cli import main
 from stochplan.formulations.operation import build_operation, solve_day
-from stochplan.report.economics import baseline_solutions, economics
 from stochplan.result import PlanResult
-from test_cli import write_case
+from stochplan.workflows.economics import baseline_solutions, economics
 
 
 def test_benefit_parts_add_up(tmp_path):

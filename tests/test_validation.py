@@ -4,13 +4,14 @@ import json
 import numpy as np
 import pandas as pd
 import pytest
-
 from conftest import base_case, instance_of
+from test_cli import write_case
+
 from stochplan.cli import main
 from stochplan.formulations.operation import build_operation, solve_day
-from stochplan.report.validation import summary, validate_plan
+from stochplan.report.validation import summary
 from stochplan.result import PlanResult
-from test_cli import write_case
+from stochplan.workflows.validation import validate_plan
 
 
 def test_base_case_without_der_reproduces_pandapower(tmp_path):

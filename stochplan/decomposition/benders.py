@@ -28,13 +28,13 @@ import numpy as np
 
 from .. import interrupts
 from ..errors import InputError
-from ..formulations.master import DAYS_PER_YEAR, Master
+from ..formulations.master import Master
 from ..instance import Instance
 from ..parallel import get_comm
-from ..result import Iteration, PlanResult
+from ..result import DAYS_PER_YEAR, Iteration, PlanResult
 from . import checkpoint
-from .stabilisation import make as make_stabiliser
 from .evaluator import DayEvaluator
+from .stabilisation import make as make_stabiliser
 
 log = logging.getLogger(__name__)
 EXIT_CODES = {"gap": 0, "max_iter": 1, "time_limit": 1, "stop_after": 4, "SIGINT": 130, "SIGTERM": 143}

@@ -16,9 +16,10 @@ import numpy as np
 
 from .. import interrupts
 from ..errors import SolverError
-from ..formulations.operation import DaySolution, build_operation, solve_day
+from ..formulations.operation import build_operation, solve_day
 from ..instance import Instance
 from ..parallel import SerialComm, assign_days
+from ..result import DaySolution
 from ..solvers import conic
 
 log = logging.getLogger(__name__)

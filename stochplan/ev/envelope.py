@@ -14,7 +14,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .sessions import Sessions
+from .fleet import fleet_of
+from .sessions import Sessions, plugged_fraction
 
 
 @dataclass(frozen=True)
@@ -32,13 +33,6 @@ class StationProfiles:
     def empty(cls, steps: int) -> StationProfiles:
         z = np.zeros((0, steps))
         return cls(z, z, z, z, np.zeros(0))
-
-
-def plugged_fraction(s: Sessions, steps: int, dt_h: float) -> np.ndarray:
-    """(n × T) share of each step during which each EV is plugged in."""
-    start = np.arange(steps) * dt_h
-    overlap = np.minimum(s.departure_h[:, None], start + dt_h) - np.maximum(s.arrival_h[:, None], start)
-    return np.clip(overlap / dt_h, 0.0, 1.0)
 
 
 def envelope_bounds(s: Sessions, steps: int, dt_h: float):
@@ -60,8 +54,6 @@ def uncontrolled_profile(s: Sessions, steps: int, dt_h: float) -> np.ndarray:
 
 def station_profiles(fleets: list[Sessions], steps: int, dt_h: float, efficiency: float = 1.0,
                      v2g: bool = False) -> StationProfiles:
-    from .fleet import fleet_of
-
     rows = []
     for s in fleets:
         p_max, e_min, e_max = envelope_bounds(s, steps, dt_h)

@@ -17,8 +17,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .envelope import plugged_fraction
-from .sessions import Sessions
+from .sessions import Sessions, plugged_fraction
 
 
 @dataclass(frozen=True)

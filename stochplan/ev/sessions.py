@@ -37,6 +37,13 @@ class Sessions:
         return len(self.arrival_h)
 
 
+def plugged_fraction(s: Sessions, steps: int, dt_h: float) -> np.ndarray:
+    """(n × T) share of each step during which each EV is plugged in."""
+    start = np.arange(steps) * dt_h
+    overlap = np.minimum(s.departure_h[:, None], start + dt_h) - np.maximum(s.arrival_h[:, None], start)
+    return np.clip(overlap / dt_h, 0.0, 1.0)
+
+
 def sample_sessions(n: int, rng: np.random.Generator, *, horizon_start_h: float, horizon_h: float,
                     battery_kwh: float, charger_kw: float, efficiency: float, target_soc: float,
                     controllable_share: float, soc_min: float = 0.2, population: str = "cigre") -> Sessions:

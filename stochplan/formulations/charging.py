@@ -20,8 +20,15 @@ from ..ev.regions import station_region
 from ..instance import Instance
 from ..scenarios import Day
 from ..solvers import solve_conic
-from .operation import (_incidence, _vec, constraint_branch_cone, constraint_limits, constraint_power_balance,
-                        constraint_substation, constraint_voltage_drop)
+from .operation import (
+    _incidence,
+    _vec,
+    constraint_branch_cone,
+    constraint_limits,
+    constraint_power_balance,
+    constraint_substation,
+    constraint_voltage_drop,
+)
 
 POWER_WEIGHT = 1e-3      # w: a small price on charging and discharging, so idle power stays idle
 

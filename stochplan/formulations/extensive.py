@@ -19,9 +19,8 @@ import cvxpy as cp
 import numpy as np
 
 from ..instance import Instance
-from ..result import PlanResult
+from ..result import DAYS_PER_YEAR, PlanResult
 from ..solvers import solve_conic
-from .master import DAYS_PER_YEAR
 from .operation import OBJ_SCALE, build_operation, read_solution
 
 log = logging.getLogger(__name__)

@@ -23,9 +23,9 @@ from pyomo.contrib.solver.common.factory import SolverFactory
 from pyomo.contrib.solver.common.results import TerminationCondition
 
 from ..errors import SolverError
+from ..result import DAYS_PER_YEAR
 from .investment import FirstStage
 
-DAYS_PER_YEAR = 365.0
 # One thread: HiGHS's parallel parts reduce in a timing-dependent order, and a level step amplifies a last-bit
 # difference until two runs of the same case (or a run and its resume) end at different plans (seen at K = 60).
 MILP_OPTIONS = {"mip_rel_gap": 1e-9, "mip_abs_gap": 1e-6, "threads": 1}   # exact next to a 1e-4 Benders gap

@@ -20,6 +20,7 @@ from ..config import EVConfig
 from ..ev.regions import station_region
 from ..instance import Instance
 from ..network import Ref
+from ..result import DaySolution
 from ..scenarios import Day
 from ..solvers import solve_conic
 
@@ -87,23 +88,6 @@ class DayModel:
     cost: dict[str, cp.Expression]      # 100 kEUR per day, by part
     prox: cp.Parameter | None = None    # √(OBJ_SCALE · w / 2) of the proximal copy
     r: cp.Variable | None = None        # the proximal slack z − x̂
-
-
-@dataclass
-class DaySolution:
-    day: int
-    cost_eur: float                      # operating cost of the day's dispatch, all parts [EUR]
-    parts_eur: dict[str, float]          # energy, carbon, penalty, balance
-    gradient: np.ndarray                 # ∂Q_ρ/∂x̂ [EUR per MWh or MW]: the cut's slope
-    relaxation_gap: float                # max over branches and steps of v_i ℓ_ij − P² − Q² [pu²]
-    carbon_t: float
-    pv_used_mwh: float
-    pv_available_mwh: float
-    shed_mwh: float
-    ev_unmet_mwh: float
-    dispatch: dict[str, np.ndarray]      # engineering units
-    value_eur: float = 0.0               # Q_ρ(x̂) = cost + ½ Σ w r² [EUR]: the cut's value at x̂
-    residue: float = 0.0                 # max |r| [MWh, MW]: how far the dispatch's capacity is from x̂
 
 
 # --------------------------------------------------------------------------- constraint families

@@ -12,10 +12,7 @@ import pandas as pd
 
 from ..instance import Instance
 from ..outdir import OutputDir
-from ..result import BUILT, PlanResult, dumps
-from .economics import yearly
-
-
+from ..result import BUILT, PlanResult, dumps, yearly
 
 
 def summarise(inst: Instance, res: PlanResult, retries: int = 0) -> dict:

@@ -1,40 +1,16 @@
-"""The EV-controllability study: the same case planned at several controllable shares of the fleet."""
+"""The EV-controllability study's files: study.csv and study.png (workflows/study.py runs it)."""
 from __future__ import annotations
 
-import logging
-from dataclasses import replace
 from pathlib import Path
 
 import pandas as pd
 
-from ..decomposition import solve_benders
-from ..instance import build_instance
-from .economics import baseline_solutions, economics
 
-log = logging.getLogger(__name__)
-
-
-def run_study(case, shares: list[float], out) -> pd.DataFrame:
+def write_study(case_name: str, table: pd.DataFrame, out) -> None:
     """`out`: the claimed output directory (outdir.OutputDir)."""
-    rows = []
-    for share in shares:
-        log.info("controllable share %.2f", share)
-        inst = build_instance(replace(case, ev=replace(case.ev, controllable_share=share)))
-        res = solve_benders(inst)
-        econ = economics(inst, res, baseline_solutions(inst, res))
-        e, p, _ = inst.first.split(res.x)
-        row = {"share": share}
-        for bus, ei, pi in zip(inst.first.storage_buses, e, p):
-            row[f"storage_mwh_bus{bus}"], row[f"storage_mw_bus{bus}"] = float(ei), float(pi)
-        row.update(total_storage_mwh=float(e.sum()), yearly_cost_eur=res.upper_bound,
-                   carbon_reduction_percent=econ["carbon_reduction_percent"],
-                   pv_utilisation=econ["plan"]["pv_utilisation"], converged=res.converged)
-        rows.append(row)
-    table = pd.DataFrame(rows)
     with out.publish() as tmp:
         table.to_csv(tmp / "study.csv", index=False, float_format="%.6g")
-        plot_study(case.name, table, tmp / "study.png")
-    return table
+        plot_study(case_name, table, tmp / "study.png")
 
 
 def plot_study(case_name: str, table: pd.DataFrame, path: Path) -> None:

@@ -7,17 +7,14 @@ from __future__ import annotations
 import json
 import logging
 import sys
-import time
 from pathlib import Path
 
 import numpy as np
 
-from .errors import InputError, SolverError
-from .formulations.master import DAYS_PER_YEAR
-from .formulations.operation import build_operation, solve_day
-from .instance import Instance
-from .parallel import SerialComm, assign_days
-from .result import dumps
+from ..errors import InputError, SolverError
+from ..formulations.operation import build_operation, solve_day
+from ..instance import Instance
+from ..parallel import SerialComm, assign_days
 
 log = logging.getLogger(__name__)
 
@@ -113,34 +110,3 @@ def evaluate_year(inst: Instance, x: np.ndarray, comm=None, progress: bool = Tru
         d = int(failed[0])
         raise SolverError(f"day {inst.days[d].day} on rank {owners[d]}", "not optimal", "see the message above")
     return None if table is None else table[:, :2]
-
-
-def write_evaluation(inst: Instance, x, y, in_sample: float, costs: np.ndarray, out, seconds: float) -> dict:
-    import pandas as pd
-
-    fs = inst.first
-    investment = fs.annual_cost(x, y)
-    out_of_sample = investment + DAYS_PER_YEAR * float(costs[:, 0].mean())
-    summary = {"case": inst.case.name, "days": len(inst.days), "investment": investment,
-               "in_sample_cost": in_sample, "out_of_sample_cost": out_of_sample,
-               "gap_percent": 100.0 * (out_of_sample - in_sample) / abs(in_sample),
-               "p95_day_cost": float(np.percentile(costs[:, 0], 95)),
-               "mean_day_cost": float(costs[:, 0].mean()), "max_day_cost": float(costs[:, 0].max()),
-               "penalty_per_year": DAYS_PER_YEAR * float(costs[:, 1].mean()),
-               "currency": "EUR/year (day costs EUR/day)", "seconds": seconds}
-    with out.publish() as tmp:
-        pd.DataFrame({"day": [d.day for d in inst.days], "cost": costs[:, 0], "penalty": costs[:, 1]}).to_csv(
-            tmp / "days.csv", index=False, float_format="%.6f")
-        (tmp / "evaluation.json").write_text(dumps(summary, indent=2) + "\n")
-    return summary
-
-
-def run_evaluation(inst: Instance, plan: tuple[np.ndarray, np.ndarray, float], out,
-                   comm=None) -> dict | None:
-    """`plan` = plan_vector(...), checked by the caller before any solve."""
-    x, y, in_sample = plan
-    t0 = time.perf_counter()
-    costs = evaluate_year(inst, x, comm)
-    if costs is None:
-        return None
-    return write_evaluation(inst, x, y, in_sample, costs, out, time.perf_counter() - t0)

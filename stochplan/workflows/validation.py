@@ -1,0 +1,128 @@
+"""AC check of a plan's dispatch: every step of every planned day re-run as a full AC power flow.
+
+The feeder is rebuilt in pandapower with each step's net loads (load − shed), EV station charging,
+storage grid-side power (p, q) as loads and used PV as static generators, the substation voltage set to
+the model's, and solved with `runpp` (Newton–Raphson). Per step: max |V_ac − V_socp| over buses,
+max |loading_ac − loading_socp| over branches (share of rating), AC and model losses, AC limit
+violations. A step whose power flow does not converge is reported as such, never dropped.
+"""
+from __future__ import annotations
+
+import logging
+import warnings
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from ..config import load_case
+from ..errors import InputError
+from ..formulations.operation import build_operation, solve_day
+from ..instance import Instance, build_instance
+from ..network import load_net
+from ..result import DaySolution
+from .evaluation import plan_vector
+
+V_TOL = 1e-4       # pu; a voltage this close to a limit is not a violation
+LOADING_TOL = 1e-3
+
+
+def ac_steps(inst: Instance, p_mw: np.ndarray, q_mvar: np.ndarray, pv_mw: np.ndarray | None = None):
+    """AC power flow of each step: per-bus net consumption `p_mw`, `q_mvar` (N × T) and PV injections
+    (n_pv × T) on the feeder, substation at the model's voltage. Yields per step None (not converged) or
+    (v_ac (N,) [pu], loading_ac (L,) [share of rating], losses_ac [MW])."""
+    logging.getLogger("pandapower").setLevel(logging.ERROR)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        import pandapower as pp
+    ref = inst.ref
+    base = load_net(inst.case.network.source)          # a fresh net on every call
+    base.load.drop(base.load.index, inplace=True)
+    base.sgen.drop(base.sgen.index, inplace=True)
+    base.ext_grid["vm_pu"] = ref.v_sub_pu
+    buses = ref.bus_ids
+    loads = pp.create_loads(base, buses, p_mw=0.0, q_mvar=0.0)
+    sgens = pp.create_sgens(base, ref.bus_ids[inst.pv_bus], p_mw=0.0, q_mvar=0.0) if pv_mw is not None and len(
+        inst.pv_bus) else []
+    kinds = [name.split()[0] for name in ref.branch_names]
+    idx = [int(name.split()[1]) for name in ref.branch_names]
+    i_base_ka = ref.base_mva / (np.sqrt(3) * ref.vn_kv[ref.parent[1:]])   # per-unit current base at the sending end
+    for t in range(p_mw.shape[1]):
+        base.load.loc[loads, "p_mw"] = p_mw[:, t]
+        base.load.loc[loads, "q_mvar"] = q_mvar[:, t]
+        if len(sgens):
+            base.sgen.loc[sgens, "p_mw"] = pv_mw[:, t]
+        try:
+            # init "auto" (DC angles first): a flat start does not converge through SimBench's YNd5 transformer
+            # (150° phase shift); taps and shifts do not change the magnitudes the SOCP is compared on
+            # recycle: only loads and PV injections change between steps, so pandapower reuses its internal
+            # case and admittance matrix (8.8 instead of 24.5 ms a step on case33bw)
+            pp.runpp(base, algorithm="nr", init="auto", max_iteration=30, numba=False,
+                     recycle={"bus_pq": True, "trafo": False, "gen": False})
+        except pp.powerflow.LoadflowNotConverged:
+            yield None
+            continue
+        v_ac = base.res_bus.vm_pu.loc[buses].to_numpy()
+        i_ac = np.array([(base.res_line.i_from_ka if k == "line" else base.res_trafo.i_hv_ka).loc[j]
+                         for k, j in zip(kinds, idx)])
+        losses = base.res_line.pl_mw.sum() + (base.res_trafo.pl_mw.sum() if len(base.trafo) else 0.0)
+        yield v_ac, i_ac / i_base_ka / ref.i_max_pu, float(losses)
+
+
+def violations(ref, v_ac: np.ndarray, loading_ac: np.ndarray) -> int:
+    """Buses outside [v_min, v_max] (the substation excepted) plus branches above their rating."""
+    return int(((v_ac[1:] < ref.v_min_pu - V_TOL) | (v_ac[1:] > ref.v_max_pu + V_TOL)).sum()
+               + (loading_ac > 1 + LOADING_TOL).sum())
+
+
+def validate_plan(inst: Instance, solutions: list[DaySolution]) -> pd.DataFrame:
+    """One row per day × step of `solutions` (one per day of `inst`); see the module docstring."""
+    ref = inst.ref
+    st_at, ev_at = inst.storage_bus, inst.station_bus
+    rows = []
+    for day, sol in zip(inst.days, solutions):
+        d = sol.dispatch
+        net_p = day.load_p_mw - d["shed_mw"]
+        keep = np.divide(net_p, day.load_p_mw, out=np.ones_like(net_p), where=day.load_p_mw > 0)
+        net_q = day.load_q_mvar * keep if inst.case.model.load_shed == "power_factor" else day.load_q_mvar.copy()
+        np.add.at(net_p, st_at, d["storage_p_mw"])
+        np.add.at(net_q, st_at, d["storage_q_mvar"])
+        np.add.at(net_p, ev_at, d["ev_p_mw"])
+        np.add.at(net_q, ev_at, d["ev_q_mvar"])
+        for t, result in enumerate(ac_steps(inst, net_p, net_q, d["pv_mw"])):
+            row = {"day": day.day, "step": t, "converged": result is not None}
+            if result is not None:
+                v_ac, loading_ac, losses_ac = result
+                losses_model = d["import_mw"][t] - d["export_mw"][t] - net_p[:, t].sum() + d["pv_mw"][:, t].sum()
+                row.update(max_dv_pu=float(np.abs(v_ac - d["v_pu"][:, t]).max()),
+                           max_dloading=float(np.abs(loading_ac - d["loading"][:, t]).max()) if "loading" in d
+                           else np.nan, losses_ac_mw=losses_ac, losses_model_mw=float(losses_model),
+                           v_min_ac_pu=float(v_ac.min()), v_max_ac_pu=float(v_ac.max()),
+                           max_loading_ac=float(loading_ac.max()), violations=violations(ref, v_ac, loading_ac))
+            rows.append(row)
+    return pd.DataFrame(rows, columns=["day", "step", "converged", "max_dv_pu", "max_dloading", "losses_ac_mw",
+                                       "losses_model_mw", "v_min_ac_pu", "v_max_ac_pu", "max_loading_ac",
+                                       "violations"])
+
+
+def resolve_saved_plan(doc: dict, case_path: str | None, where: Path, progress: bool = True):
+    """`stochplan validate DIR`: the planned days re-solved at DIR/results.json's plan → (instance, solutions).
+
+    `doc` is that results.json as `evaluation.read_plan` checked it; `where` its path, for messages.
+    The days are re-solved rather than read back from the dispatch CSVs: the AC check needs every device's
+    reactive power and the per-bus shedding, which the CSVs (written for people) do not carry."""
+    from tqdm import tqdm
+
+    case_path = case_path or doc.get("case_file")
+    if not case_path:
+        raise InputError("--case", f"'{where}' does not name its case file; pass --case CASE.toml")
+    case = load_case(case_path)
+    planned_days = [s["day"] for s in doc["scenarios"]]
+    inst = build_instance(case, k=len(planned_days) if case.scenarios.source == "year" else None)
+    if [d.day for d in inst.days] != planned_days:
+        raise InputError("--case", f"'{case.path}' gives days {[d.day for d in inst.days]}, the plan was made on "
+                                   f"{planned_days}; pass the case file the plan was made with")
+    x, _, _ = plan_vector(inst, doc, "DIR")
+    solutions = [solve_day(build_operation(inst, day), x)
+                 for day in tqdm(inst.days, desc="re-solving planned days", unit="day", disable=not progress)]
+    return inst, solutions
