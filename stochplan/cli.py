@@ -225,8 +225,8 @@ def _plan(args, comm, ctx: _Context) -> int:
             ctx.continue_cmd = _continue_command(args, case, out_path)
     out = ctx.out
     log.info("case '%s': %d buses, %d days × %d steps, %d storage candidates, %d charger stations → %s",
-             case.name, inst.ref.n_bus, len(inst.days), case.time.steps_per_day, len(inst.storage_bus),
-             len(inst.station_bus), out_path)
+             case.name, inst.ref.n_bus, len(inst.days), case.time.steps_per_day, len(inst.ref.storage_bus),
+             len(inst.ref.station_bus), out_path)
     if args.method == "ef":
         from .formulations.extensive import solve_extensive
         res = solve_extensive(inst)

@@ -17,7 +17,7 @@ import numpy as np
 
 from ..ev.fleet import Fleet
 from ..ev.regions import station_region
-from ..instance import Instance
+from ..network import Ref
 from ..scenarios import Day
 from ..solvers import solve_conic
 from .operation import (
@@ -49,16 +49,16 @@ def soc_of(fleets: list[Fleet], energy: list[np.ndarray]) -> np.ndarray:
     return np.concatenate(rows) if rows else np.zeros((0, 1))
 
 
-def solve_charging(inst: Instance, day: Day, fleets: list[Fleet], capacity_mw: np.ndarray, target_soc: float,
+def solve_charging(ref: Ref, day: Day, fleets: list[Fleet], capacity_mw: np.ndarray, target_soc: float,
                    reactive_support: bool) -> ChargingResult:
-    ref, base = inst.ref, inst.ref.base_mva
+    base = ref.base_mva
     n, nl, steps, n_st = ref.n_bus, ref.n_line, day.steps, len(fleets)
     grid = SimpleNamespace(v=cp.Variable((n, steps), nonneg=True), P=cp.Variable((nl, steps)),
                            Q=cp.Variable((nl, steps)), l=cp.Variable((nl, steps), nonneg=True),
                            p_buy=cp.Variable(steps, nonneg=True), p_sell=cp.Variable(steps, nonneg=True))
     p_ch, p_dis = cp.Variable((n_st, steps), nonneg=True), cp.Variable((n_st, steps), nonneg=True)
     q = cp.Variable((n_st, steps))
-    at_ev = _incidence(n, inst.station_bus)
+    at_ev = _incidence(n, ref.station_bus)
     p_net = day.load_p_mw / base + at_ev @ (p_ch - p_dis)
     q_net = day.load_q_mvar / base + at_ev @ q
 

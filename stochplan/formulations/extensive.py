@@ -18,10 +18,10 @@ import time
 import cvxpy as cp
 import numpy as np
 
-from ..instance import Instance
 from ..result import DAYS_PER_YEAR, PlanResult
 from ..solvers import solve_conic
 from .operation import OBJ_SCALE, build_operation, read_solution
+from .options import PlanInputs
 
 log = logging.getLogger(__name__)
 INTEGRAL = 1e-6        # a relaxed y this close to 0 or 1 is integral
@@ -49,7 +49,7 @@ def first_stage_constraints(x, y, fs, y_lo=None, y_hi=None):
     return cons
 
 
-def solve_extensive(inst: Instance, exact: bool = True) -> PlanResult:
+def solve_extensive(inst: PlanInputs, exact: bool = True) -> PlanResult:
     """The EF optimum; with binary siting and `exact`, by branch-and-bound (else the relaxation)."""
     fs = inst.first
     start = time.perf_counter()

@@ -16,13 +16,12 @@ import cvxpy as cp
 import numpy as np
 import scipy.sparse as sp
 
-from ..config import EVConfig
 from ..ev.regions import station_region
-from ..instance import Instance
 from ..network import Ref
 from ..result import DaySolution
 from ..scenarios import Day
 from ..solvers import solve_conic
+from .options import DayInputs, EVOptions
 
 # Objective unit inside the solver: 100 kEUR. Clarabel's gap tolerances (1e-8) act in absolute terms on
 # objectives below 1, so this unit asks for 0.001 EUR per day; in kEUR, 38 % of the default case's year days
@@ -199,7 +198,7 @@ def constraint_storage_efficiency(var: Variables, p_rating, eta_c, eta_d, reacti
             p_ch <= rating, p_dis <= rating] + constraint_storage_inverter(var, var.p_st, rating, reactive_power)
 
 
-def constraint_ev_station(var: Variables, ev, base, c_pu, cfg: EVConfig):
+def constraint_ev_station(var: Variables, ev, base, c_pu, cfg: EVOptions):
     """Controllable EVs: (S_b p_ch,n, S_b p_dis,n) in station n's region (ev/regions.py: envelope, interval
     or individual), owing S_b short_n MWh grid side (η S_b short_n in the battery);
     uncontrolled: 0 ≤ p_unc ≤ fixed; charger capacity: p_ch + p_dis + p_unc ≤ C_n, and with reactive support ‖(p_ch − p_dis + p_unc, q)‖ ≤ C_n,
@@ -226,13 +225,13 @@ def constraint_ev_station(var: Variables, ev, base, c_pu, cfg: EVConfig):
 # --------------------------------------------------------------------------- recipe
 
 
-def build_operation(inst: Instance, day: Day, x_src=None) -> DayModel:
+def build_operation(inst: DayInputs, day: Day, x_src=None) -> DayModel:
     """The day's SOCP (or LinDistFlow) model. `x_src=None` makes a Parameter x̂ for Benders."""
-    ref, case, fs = inst.ref, inst.case, inst.first
+    ref, opt, fs = inst.ref, inst.options, inst.first
     base, dt = ref.base_mva, day.dt_h
     n, nl, t = ref.n_bus, ref.n_line, day.steps
-    k, n_st, n_pv = len(inst.storage_bus), len(inst.station_bus), len(inst.pv_bus)
-    socp = case.model.formulation == "socp"
+    k, n_st, n_pv = len(ref.storage_bus), len(ref.station_bus), len(ref.pv_bus)
+    socp = opt.formulation == "socp"
 
     var = Variables(
         v=cp.Variable((n, t), nonneg=True), P=cp.Variable((nl, t)), Q=cp.Variable((nl, t)),
@@ -249,14 +248,14 @@ def build_operation(inst: Instance, day: Day, x_src=None) -> DayModel:
         if fs.n_x:
             prox = cp.Parameter(fs.n_x, nonneg=True, value=proximal_weights(np.zeros(fs.n_x), cut=False))
             r = cp.Variable(fs.n_x)
-    capacity = var.z + case.model.capacity_floor * fs.x_max        # new build + floor [MWh, MW]
+    capacity = var.z + opt.capacity_floor * fs.x_max        # new build + floor [MWh, MW]
     e_pu, p_pu, c_pu = capacity[:k] / base, capacity[k:2 * k] / base, capacity[2 * k:] / base
 
     load_p, load_q = day.load_p_mw / base, day.load_q_mvar / base
     pq = np.divide(load_q, load_p, out=np.zeros_like(load_q), where=load_p > 0)
-    at_pv, at_st, at_ev = _incidence(n, inst.pv_bus), _incidence(n, inst.storage_bus), _incidence(n, inst.station_bus)
+    at_pv, at_st, at_ev = _incidence(n, ref.pv_bus), _incidence(n, ref.storage_bus), _incidence(n, ref.station_bus)
     p_net = load_p - var.shed - at_pv @ var.p_pv
-    q_net = load_q - cp.multiply(pq, var.shed) if case.model.load_shed == "power_factor" else load_q
+    q_net = load_q - cp.multiply(pq, var.shed) if opt.load_shed == "power_factor" else load_q
     if k:
         p_net = p_net + at_st @ var.p_st
         q_net = q_net + at_st @ var.q_st
@@ -275,14 +274,14 @@ def build_operation(inst: Instance, day: Day, x_src=None) -> DayModel:
     cons += constraint_load_shed(var, load_p)
     if n_pv:
         cons += constraint_pv(var, day.pv_avail_mw / base)
-    st = case.storage
+    st = opt.storage
     if k:
         var.extra["p_batt"] = cp.Variable((k, t))
         window = (st.soc_min, st.soc_max)
         cons += constraint_storage_energy(var, dt, e_pu, window)
-        if case.model.storage_model == "virtual_resistance":
+        if opt.storage_model == "virtual_resistance":
             var.extra["l_batt"] = cp.Variable((k, t), nonneg=True)
-            cons += constraint_storage_loss_branch(var, var.v[inst.storage_bus], p_pu, st.loss_resistance_pu,
+            cons += constraint_storage_loss_branch(var, var.v[ref.storage_bus], p_pu, st.loss_resistance_pu,
                                                    st.reactive_power)
         else:
             var.extra["p_ch"] = cp.Variable((k, t), nonneg=True)
@@ -290,7 +289,7 @@ def build_operation(inst: Instance, day: Day, x_src=None) -> DayModel:
             cons += constraint_storage_efficiency(var, p_pu, st.efficiency_charge, st.efficiency_discharge,
                                                   st.reactive_power)
     if n_st:
-        cons += constraint_ev_station(var, day.ev, base, c_pu, case.ev)
+        cons += constraint_ev_station(var, day.ev, base, c_pu, opt.ev)
 
     cost = objective_terms(var, inst, day)
     objective = sum(cost.values()) + (cp.sum_squares(cp.multiply(prox, r)) if r is not None else 0)
@@ -305,16 +304,16 @@ def proximal_weights(x_hat: np.ndarray, cut: bool) -> np.ndarray:
     return np.sqrt(0.5 * OBJ_SCALE * w)
 
 
-def objective_terms(var: Variables, inst: Instance, day: Day) -> dict[str, cp.Expression]:
+def objective_terms(var: Variables, inst: DayInputs, day: Day) -> dict[str, cp.Expression]:
     """Per day [100 kEUR]:
     energy  = Σ_t Δt S_b (c_buy p_buy − c_sell p_sell);  carbon = Σ_t Δt S_b κ_t c_CO2 p_buy;
     penalty = VoLL Δt S_b Σ shed + c_EV S_b (Σ short + Δt Σ (fixed − p_unc));
     balance = w_bal · mean_{l,t} ℓ_lt / I_max,l²   (LinDistFlow: (P² + Q²) / I_max²)."""
-    m, base, dt = inst.case.model, inst.ref.base_mva, day.dt_h
+    m, base, dt = inst.options, inst.ref.base_mva, day.dt_h
     scale = OBJ_SCALE * dt * base
     terms = {
         "energy": scale * (day.buy_eur_per_mwh @ var.p_buy - day.sell_eur_per_mwh @ var.p_sell),
-        "carbon": scale * inst.case.prices.carbon_price_eur_per_t * (day.carbon_t_per_mwh @ var.p_buy),
+        "carbon": scale * m.carbon_price_eur_per_t * (day.carbon_t_per_mwh @ var.p_buy),
         "penalty": scale * m.load_shed_cost_eur_per_mwh * cp.sum(var.shed),
     }
     if var.p_unc.shape[0]:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import math
 from collections import deque
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from functools import cached_property
 from typing import Mapping
 
@@ -40,6 +40,11 @@ class Ref:
     load_p_pu: np.ndarray         # (N,) base (peak) active load
     load_q_pu: np.ndarray         # (N,) base reactive load
     vn_kv: np.ndarray             # (N,) nominal voltage
+    branch_kind: tuple[str, ...] = ()              # (L,) "line" or "trafo": the feeder's element table
+    branch_element: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=int))   # (L,) its index there
+    pv_bus: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=int))           # (n_pv,) internal bus
+    storage_bus: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=int))      # (K,) candidates
+    station_bus: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=int))      # (n_st,) EV stations
 
     @property
     def n_bus(self) -> int:
@@ -59,6 +64,18 @@ class Ref:
             raise InputError(field, f"bus {bus} is not an in-service bus of feeder '{self.name}' "
                                     f"(buses {min(self.index)}..{max(self.index)})")
         return self.index[bus]
+
+    def with_devices(self, pv: dict[str, int], storage: dict[str, int], stations: dict[str, int]) -> Ref:
+        """This feeder with its devices placed: each a {case field: feeder bus id}, checked here (like
+        PowerModels' `:bus_storage` lookups). Devices sit on feeder buses, never on the substation."""
+        placed = {}
+        for name, devices in (("pv_bus", pv), ("storage_bus", storage), ("station_bus", stations)):
+            idx = np.array([self.bus_index(where, bus) for where, bus in devices.items()], dtype=int)
+            if np.any(idx == 0):
+                where = list(devices)[int(np.flatnonzero(idx == 0)[0])]
+                raise InputError(where, f"bus {self.bus_ids[0]} is the substation; place devices on feeder buses")
+            placed[name] = idx
+        return replace(self, **placed)
 
     @cached_property
     def child_lines(self) -> sp.csr_matrix:
@@ -186,6 +203,8 @@ def build_ref(net, cfg: NetworkConfig, name: str) -> Ref:
     return Ref(name=name, base_mva=base, bus_ids=np.array(order),
                parent=np.array([-1] + [internal[parent_of[b]] for b in order[1:]]),
                branch_names=tuple(r[0] for r in rows),
+               branch_kind=tuple(r[0].split()[0] for r in rows),
+               branch_element=np.array([int(r[0].split()[1]) for r in rows], dtype=int),
                r_pu=np.array([r[3] for r in rows]), x_pu=np.array([r[4] for r in rows]), i_max_pu=i_max,
                s_sub_max_pu=float(s_sub), v_min_pu=cfg.v_min_pu, v_max_pu=cfg.v_max_pu,
                v_sub_pu=cfg.v_substation_pu, load_p_pu=load_p, load_q_pu=load_q,

@@ -78,21 +78,21 @@ def feeder_map(inst: Instance, res: PlanResult, path: Path) -> None:
     ax.scatter(*xy[0], s=120, marker="s", color="black", zorder=3, label="substation")
     for i, bus in enumerate(ref.bus_ids):
         ax.annotate(str(bus), xy[i], fontsize=6, xytext=(2, 2), textcoords="offset points", color="0.35")
-    if len(inst.pv_bus):
-        ax.scatter(xy[inst.pv_bus, 0], xy[inst.pv_bus, 1], s=90, marker="^", color="gold", edgecolor="k",
+    if len(inst.ref.pv_bus):
+        ax.scatter(xy[inst.ref.pv_bus, 0], xy[inst.ref.pv_bus, 1], s=90, marker="^", color="gold", edgecolor="k",
                    zorder=4, label="PV")
     built = (e > BUILT) | (p > BUILT)
     if built.any():
-        where = inst.storage_bus[built]
+        where = inst.ref.storage_bus[built]
         ax.scatter(xy[where, 0], xy[where, 1], s=80 + 250 * e[built], color="tab:green", edgecolor="k", zorder=5,
                    label="storage (area ∝ MWh)")
         for k in np.flatnonzero(built):
-            ax.annotate(f"{e[k]:.2f} MWh / {p[k]:.2f} MW", xy[inst.storage_bus[k]], fontsize=8, color="tab:green",
+            ax.annotate(f"{e[k]:.2f} MWh / {p[k]:.2f} MW", xy[inst.ref.storage_bus[k]], fontsize=8, color="tab:green",
                         xytext=(6, -12), textcoords="offset points")
     if len(c) and (c > BUILT).any():
-        ax.scatter(xy[inst.station_bus, 0], xy[inst.station_bus, 1], s=80 + 600 * c, marker="D", color="tab:blue",
+        ax.scatter(xy[inst.ref.station_bus, 0], xy[inst.ref.station_bus, 1], s=80 + 600 * c, marker="D", color="tab:blue",
                    edgecolor="k", zorder=5, label="EV chargers (area ∝ MW)")
-        for n, bus in enumerate(inst.station_bus):
+        for n, bus in enumerate(inst.ref.station_bus):
             ax.annotate(f"{c[n]:.2f} MW", xy[bus], fontsize=8, color="tab:blue", xytext=(6, 6),
                         textcoords="offset points")
     ax.set_title(f"{inst.case.name}: planned storage and charger capacity on the feeder")
@@ -187,7 +187,7 @@ def storage_energy(inst: Instance, res: PlanResult, path: Path) -> None:
     for ax, day, sol in zip(axes, days, solutions):
         e = sol.dispatch["storage_e_mwh"]
         x = np.arange(day.steps + 1) * day.dt_h
-        for k, bus in enumerate(inst.storage_bus):
+        for k, bus in enumerate(inst.ref.storage_bus):
             if e_cap[k] > BUILT:
                 ax.plot(x, e[k], lw=1.5, label=f"bus {ref.bus_ids[bus]} ({e_cap[k]:.2f} MWh)")
         ax.set_title(f"day {day.day}", fontsize=8)
@@ -199,19 +199,19 @@ def storage_energy(inst: Instance, res: PlanResult, path: Path) -> None:
 
 
 def ev_stations(inst: Instance, res: PlanResult, path: Path) -> None:
-    plt, fig, axes = _grid(len(inst.station_bus))
+    plt, fig, axes = _grid(len(inst.ref.station_bus))
     k = _peak_day(inst, res)
     day, d = inst.days[k], res.solutions[k].dispatch
     _, _, cap = inst.first.split(res.x)
     floor = inst.case.model.capacity_floor * inst.first.x_max[2 * inst.first.n_storage:]
-    for n, ax in enumerate(list(axes)[: len(inst.station_bus)]):
+    for n, ax in enumerate(list(axes)[: len(inst.ref.station_bus)]):
         x = _hours(day)
         upper = day.ev.flex_p_max_mw[n] + day.ev.fixed_p_mw[n]
         ax.fill_between(x, 0, upper, step="post", color="tab:blue", alpha=0.15, label="envelope power bound")
         ax.step(x, day.ev.fixed_p_mw[n], where="post", color="tab:orange", lw=1, label="uncontrolled share")
         ax.step(x, d["ev_p_mw"][n], where="post", color="tab:blue", lw=1.8, label="station power")
         ax.axhline(cap[n] + floor[n], color="tab:red", ls="--", lw=0.8, label="charger capacity")
-        ax.set_title(f"bus {inst.ref.bus_ids[inst.station_bus[n]]}, day {day.day}", fontsize=8)
+        ax.set_title(f"bus {inst.ref.bus_ids[inst.ref.station_bus[n]]}, day {day.day}", fontsize=8)
         _ticks(ax, day)
     axes[0].set_ylabel("power [MW]")
     axes[0].legend(fontsize=6)
@@ -227,6 +227,6 @@ def plot_all(inst: Instance, res: PlanResult, directory: Path) -> None:
     for name, draw in PLOTS.items():
         if name == "storage_energy.png" and not inst.first.n_storage:
             continue
-        if name == "ev_stations.png" and not len(inst.station_bus):
+        if name == "ev_stations.png" and not len(inst.ref.station_bus):
             continue
         draw(inst, res, Path(directory) / name)

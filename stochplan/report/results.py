@@ -92,8 +92,8 @@ def dispatch_tables(inst: Instance, res: PlanResult) -> dict[str, pd.DataFrame]:
                                   "load_mw": day.load_p_mw.sum(0), "shed_mw": d["shed_mw"].sum(0),
                                   "buy_eur_per_mwh": day.buy_eur_per_mwh,
                                   "carbon_t_per_mwh": day.carbon_t_per_mwh}))
-        for kind, idx, power, energy in (("storage", inst.storage_bus, d["storage_p_mw"], d["storage_e_mwh"]),
-                                         ("ev_station", inst.station_bus, d["ev_p_mw"], None)):
+        for kind, idx, power, energy in (("storage", inst.ref.storage_bus, d["storage_p_mw"], d["storage_e_mwh"]),
+                                         ("ev_station", inst.ref.station_bus, d["ev_p_mw"], None)):
             for j, bus in enumerate(idx):
                 devices.append(pd.DataFrame({"day": day.day, "step": steps, "clock_h": day.clock_h, "kind": kind,
                                              "bus": int(ref.bus_ids[bus]), "p_mw": power[j],

@@ -20,7 +20,7 @@ from ..errors import InputError
 from ..ev.fleet import fleet_of
 from ..formulations.charging import soc_of, solve_charging
 from ..instance import Instance
-from .validation import ac_steps, violations
+from .validation import ACFeeder, violations
 
 log = logging.getLogger(__name__)
 
@@ -45,11 +45,12 @@ def run_strategies(inst: Instance) -> StrategyRuns:
     case, day = inst.case, inst.days[0]
     if case.ev.controllable_share < 1.0:
         raise InputError("ev.controllable_share", "the strategies study schedules every EV; set it to 1.0")
-    if not inst.station_bus.size:
+    if not inst.ref.station_bus.size:
         raise InputError("chargers.stations", "the strategies study needs EV stations")
     sessions = day.ev.sessions
     capacity = np.array([len(s) * case.ev.charger_kw / 1000.0 for s in sessions])
     rows, bands, socs = [], {}, {}
+    feeder = ACFeeder(inst)
     for name, mode in STRATEGIES.items():
         v2g = bool(mode and mode[0])
         # The optimised strategies pursue the target through their objective; a hard energy requirement would
@@ -64,24 +65,24 @@ def run_strategies(inst: Instance) -> StrategyRuns:
             soc = soc_of(fleets, gained)
         else:
             log.info("strategy %s: solving %d EVs × %d steps", name, sum(f.n for f in fleets), day.steps)
-            res = solve_charging(inst, day, fleets, capacity, case.ev.target_soc, reactive_support=mode[1])
+            res = solve_charging(inst.ref, day, fleets, capacity, case.ev.target_soc, reactive_support=mode[1])
             p_ev, q_ev, soc = res.charge_mw - res.discharge_mw, res.q_mvar, res.soc
-        rows.append(_assess(inst, day, name, p_ev, q_ev, soc, bands))
+        rows.append(_assess(inst, feeder, day, name, p_ev, q_ev, soc, bands))
         socs[name] = soc.mean(0)
         rows[-1]["v2g_discharge_mwh"] = float(np.clip(-p_ev, 0, None).sum() * day.dt_h)
     return StrategyRuns(pd.DataFrame(rows), bands, socs, day)
 
 
-def _assess(inst, day, name, p_ev, q_ev, soc, bands) -> dict:
+def _assess(inst, feeder, day, name, p_ev, q_ev, soc, bands) -> dict:
     ref = inst.ref
     net_p = day.load_p_mw.copy()
     net_q = day.load_q_mvar.copy()
-    np.add.at(net_p, inst.station_bus, p_ev)
-    np.add.at(net_q, inst.station_bus, q_ev)
+    np.add.at(net_p, inst.ref.station_bus, p_ev)
+    np.add.at(net_q, inst.ref.station_bus, q_ev)
     v = np.full((ref.n_bus, day.steps), np.nan)
     loading = np.full(day.steps, np.nan)
     bad = 0
-    for t, result in enumerate(ac_steps(inst, net_p, net_q)):
+    for t, result in enumerate(feeder.steps(net_p, net_q)):
         if result is None:
             bad += 1
             continue

@@ -27,46 +27,54 @@ V_TOL = 1e-4       # pu; a voltage this close to a limit is not a violation
 LOADING_TOL = 1e-3
 
 
-def ac_steps(inst: Instance, p_mw: np.ndarray, q_mvar: np.ndarray, pv_mw: np.ndarray | None = None):
-    """AC power flow of each step: per-bus net consumption `p_mw`, `q_mvar` (N × T) and PV injections
-    (n_pv × T) on the feeder, substation at the model's voltage. Yields per step None (not converged) or
-    (v_ac (N,) [pu], loading_ac (L,) [share of rating], losses_ac [MW])."""
-    logging.getLogger("pandapower").setLevel(logging.ERROR)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        import pandapower as pp
-    ref = inst.ref
-    base = load_net(inst.case.network.source)          # a fresh net on every call
-    base.load.drop(base.load.index, inplace=True)
-    base.sgen.drop(base.sgen.index, inplace=True)
-    base.ext_grid["vm_pu"] = ref.v_sub_pu
-    buses = ref.bus_ids
-    loads = pp.create_loads(base, buses, p_mw=0.0, q_mvar=0.0)
-    sgens = pp.create_sgens(base, ref.bus_ids[inst.pv_bus], p_mw=0.0, q_mvar=0.0) if pv_mw is not None and len(
-        inst.pv_bus) else []
-    kinds = [name.split()[0] for name in ref.branch_names]
-    idx = [int(name.split()[1]) for name in ref.branch_names]
-    i_base_ka = ref.base_mva / (np.sqrt(3) * ref.vn_kv[ref.parent[1:]])   # per-unit current base at the sending end
-    for t in range(p_mw.shape[1]):
-        base.load.loc[loads, "p_mw"] = p_mw[:, t]
-        base.load.loc[loads, "q_mvar"] = q_mvar[:, t]
-        if len(sgens):
-            base.sgen.loc[sgens, "p_mw"] = pv_mw[:, t]
-        try:
-            # init "auto" (DC angles first): a flat start does not converge through SimBench's YNd5 transformer
-            # (150° phase shift); taps and shifts do not change the magnitudes the SOCP is compared on
-            # recycle: only loads and PV injections change between steps, so pandapower reuses its internal
-            # case and admittance matrix (8.8 instead of 24.5 ms a step on case33bw)
-            pp.runpp(base, algorithm="nr", init="auto", max_iteration=30, numba=False,
-                     recycle={"bus_pq": True, "trafo": False, "gen": False})
-        except pp.powerflow.LoadflowNotConverged:
-            yield None
-            continue
-        v_ac = base.res_bus.vm_pu.loc[buses].to_numpy()
-        i_ac = np.array([(base.res_line.i_from_ka if k == "line" else base.res_trafo.i_hv_ka).loc[j]
-                         for k, j in zip(kinds, idx)])
-        losses = base.res_line.pl_mw.sum() + (base.res_trafo.pl_mw.sum() if len(base.trafo) else 0.0)
-        yield v_ac, i_ac / i_base_ka / ref.i_max_pu, float(losses)
+class ACFeeder:
+    """The case's feeder in pandapower, loaded once, with one load per bus and one static generator per PV
+    unit whose powers are set step by step (pandapower's own element indices come from `Ref.branch_kind` and
+    `Ref.branch_element`, its lookup of our branches)."""
+
+    def __init__(self, inst: Instance):
+        logging.getLogger("pandapower").setLevel(logging.ERROR)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            import pandapower as pp
+        self.pp, self.ref = pp, inst.ref
+        ref = inst.ref
+        net = self.net = load_net(inst.case.network.source)
+        net.load.drop(net.load.index, inplace=True)
+        net.sgen.drop(net.sgen.index, inplace=True)
+        net.ext_grid["vm_pu"] = ref.v_sub_pu
+        self.loads = pp.create_loads(net, ref.bus_ids, p_mw=0.0, q_mvar=0.0)
+        self.sgens = pp.create_sgens(net, ref.bus_ids[ref.pv_bus], p_mw=0.0, q_mvar=0.0) if len(ref.pv_bus) else []
+        self.is_line = np.array([kind == "line" for kind in ref.branch_kind], dtype=bool)
+        self.i_base_ka = ref.base_mva / (np.sqrt(3) * ref.vn_kv[ref.parent[1:]])   # per-unit current at the sending end
+
+    def steps(self, p_mw: np.ndarray, q_mvar: np.ndarray, pv_mw: np.ndarray | None = None):
+        """AC power flow of each step: per-bus net consumption `p_mw`, `q_mvar` (N × T) and PV injections
+        (n_pv × T), substation at the model's voltage. Yields per step None (not converged) or
+        (v_ac (N,) [pu], loading_ac (L,) [share of rating], losses_ac [MW])."""
+        pp, net, ref = self.pp, self.net, self.ref
+        element = ref.branch_element
+        for t in range(p_mw.shape[1]):
+            net.load.loc[self.loads, "p_mw"] = p_mw[:, t]
+            net.load.loc[self.loads, "q_mvar"] = q_mvar[:, t]
+            if len(self.sgens):
+                net.sgen.loc[self.sgens, "p_mw"] = pv_mw[:, t] if pv_mw is not None else 0.0
+            try:
+                # init "auto" (DC angles first): a flat start does not converge through SimBench's YNd5 transformer
+                # (150° phase shift); taps and shifts do not change the magnitudes the SOCP is compared on
+                # recycle: only loads and PV injections change between steps, so pandapower reuses its internal
+                # case and admittance matrix (8.8 instead of 24.5 ms a step on case33bw)
+                pp.runpp(net, algorithm="nr", init="auto", max_iteration=30, numba=False,
+                         recycle={"bus_pq": True, "trafo": False, "gen": False})
+            except pp.powerflow.LoadflowNotConverged:
+                yield None
+                continue
+            v_ac = net.res_bus.vm_pu.loc[ref.bus_ids].to_numpy()
+            i_ac = np.zeros(ref.n_line)
+            i_ac[self.is_line] = net.res_line.i_from_ka.loc[element[self.is_line]].to_numpy()
+            i_ac[~self.is_line] = net.res_trafo.i_hv_ka.loc[element[~self.is_line]].to_numpy()
+            losses = net.res_line.pl_mw.sum() + (net.res_trafo.pl_mw.sum() if len(net.trafo) else 0.0)
+            yield v_ac, i_ac / self.i_base_ka / ref.i_max_pu, float(losses)
 
 
 def violations(ref, v_ac: np.ndarray, loading_ac: np.ndarray) -> int:
@@ -78,18 +86,19 @@ def violations(ref, v_ac: np.ndarray, loading_ac: np.ndarray) -> int:
 def validate_plan(inst: Instance, solutions: list[DaySolution]) -> pd.DataFrame:
     """One row per day × step of `solutions` (one per day of `inst`); see the module docstring."""
     ref = inst.ref
-    st_at, ev_at = inst.storage_bus, inst.station_bus
+    st_at, ev_at = ref.storage_bus, ref.station_bus
+    feeder = ACFeeder(inst)
     rows = []
     for day, sol in zip(inst.days, solutions):
         d = sol.dispatch
         net_p = day.load_p_mw - d["shed_mw"]
         keep = np.divide(net_p, day.load_p_mw, out=np.ones_like(net_p), where=day.load_p_mw > 0)
-        net_q = day.load_q_mvar * keep if inst.case.model.load_shed == "power_factor" else day.load_q_mvar.copy()
+        net_q = day.load_q_mvar * keep if inst.options.load_shed == "power_factor" else day.load_q_mvar.copy()
         np.add.at(net_p, st_at, d["storage_p_mw"])
         np.add.at(net_q, st_at, d["storage_q_mvar"])
         np.add.at(net_p, ev_at, d["ev_p_mw"])
         np.add.at(net_q, ev_at, d["ev_q_mvar"])
-        for t, result in enumerate(ac_steps(inst, net_p, net_q, d["pv_mw"])):
+        for t, result in enumerate(feeder.steps(net_p, net_q, d["pv_mw"])):
             row = {"day": day.day, "step": t, "converged": result is not None}
             if result is not None:
                 v_ac, loading_ac, losses_ac = result
