@@ -249,7 +249,6 @@ def _plan(args, comm, ctx: _Context) -> int:
 def _finish_plan(inst, res, out: OutputDir, out_path: Path, no_validate: bool) -> int:
     """AC check, economics, files; → the exit code (1 when Benders stopped above its tolerance)."""
     from .report.results import write_results
-    from .solvers import conic
 
     validation = None
     if not no_validate:
@@ -262,7 +261,7 @@ def _finish_plan(inst, res, out: OutputDir, out_path: Path, no_validate: bool) -
     econ = economics(inst, res, baseline_solutions(inst, res))
     log.info("against the baseline (%s): net benefit %.2f EUR/year, carbon %+.1f %%", econ["baseline_definition"],
              econ["net_benefit"], -econ["carbon_reduction_percent"])
-    doc = write_results(inst, res, out, retries=int(res.timings.get("solver_retries", conic.retry_count)),
+    doc = write_results(inst, res, out, retries=int(res.timings.get("solver_retries", 0)),
                         validation=validation, econ=econ)
     obj = doc["objective"]
     log.info("total %.2f EUR/year (investment %.2f, operation %.2f, penalty %.2f); wrote %s",

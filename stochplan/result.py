@@ -28,6 +28,8 @@ class DaySolution:
     dispatch: dict[str, np.ndarray]      # engineering units
     value_eur: float = 0.0               # Q_ρ(x̂) = cost + ½ Σ w r² [EUR]: the cut's value at x̂
     residue: float = 0.0                 # max |r| [MWh, MW]: how far the dispatch's capacity is from x̂
+    retries: int = 0                     # Clarabel retries this solve took (solvers/conic.py)
+    solver_s: float = 0.0                # seconds inside Clarabel
 
 
 @dataclass

@@ -313,7 +313,7 @@ def solve_benders(inst: Instance, tol: float | None = None, max_iter: int | None
                                "master_s": s.master_s, "subproblems_s": s.sub_s,
                                "subproblem_busy_s": evaluator.busy_s, "subproblem_solver_s": evaluator.solver_s,
                                "ranks": comm.size,
-                               "solver_retries": int(np.sum(getattr(evaluator, "rank_retries", 0))),
+                               "solver_retries": int(np.sum(evaluator.rank_retries)),
                                "load_balance_max_over_mean": load_balance(evaluator)})
 
 
@@ -336,7 +336,7 @@ def resume_state(saved: dict, inst: Instance, path: Path) -> LoopState:
 
 
 def load_balance(evaluator: DayEvaluator) -> float:
-    busy = getattr(evaluator, "rank_busy_s", None)
-    if busy is None or np.mean(busy) == 0:
+    busy = evaluator.rank_busy_s
+    if np.mean(busy) == 0:
         return 1.0
     return float(np.max(busy) / np.mean(busy))

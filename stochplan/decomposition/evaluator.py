@@ -20,7 +20,6 @@ from ..formulations.operation import build_operation, solve_day
 from ..instance import Instance
 from ..parallel import SerialComm, assign_days
 from ..result import DaySolution
-from ..solvers import conic
 
 log = logging.getLogger(__name__)
 
@@ -42,6 +41,10 @@ class DayEvaluator:
         self.solver_s = 0.0            # of which inside Clarabel
         self.day_s = np.zeros(self.n_days)
         self.last: dict[int, DaySolution] = {}   # this rank's solutions at the last priced plan
+        self.local_failures: dict[int, str] = {}  # day → status of this rank's failed solves at that plan
+        self.retries = 0                          # Clarabel retries in this rank's solves
+        self.rank_busy_s = np.zeros(self.comm.size)   # rank 0: every rank's busy seconds and retries,
+        self.rank_retries = np.zeros(self.comm.size)  # as of the last priced plan
 
     # ---------------------------------------------------------------- every rank
 
@@ -72,14 +75,15 @@ class DayEvaluator:
                     print(f"stochplan: rank {self.comm.rank}: {exc}", file=sys.stderr, flush=True)
                 continue
             rows[i, 0], rows[i, 1], rows[i, _META:] = sol.value_eur, time.perf_counter() - t0, sol.gradient
-            self.solver_s += self.models[d].problem.solver_stats.solve_time or 0.0
+            self.solver_s += sol.solver_s
+            self.retries += sol.retries
             self.last[int(d)] = sol
         self.busy_s += rows[:, 1].sum()
         return rows
 
     def _gather_counters(self):
         """(ranks × 2): each rank's busy seconds and Clarabel retries, to rank 0."""
-        row = np.array([[self.busy_s, conic.retry_count]])
+        row = np.array([[self.busy_s, self.retries]])
         return self.comm.gather_rows(row, np.arange(self.comm.size))
 
     def serve(self) -> int:

@@ -10,7 +10,7 @@ evaluation), r penalised by ½ Σ_i w_i r_i² (see `constraint_copy` for why and
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import cvxpy as cp
 import numpy as np
@@ -337,8 +337,8 @@ def solve_day(model: DayModel, x_hat: np.ndarray | None = None, cut: bool = Fals
         model.x_hat.value = np.asarray(x_hat, dtype=float)
         if model.prox is not None:
             model.prox.value = proximal_weights(model.x_hat.value, cut)
-    solve_conic(model.problem, f"day {model.day.day}")
-    return read_solution(model)
+    report = solve_conic(model.problem, f"day {model.day.day}")
+    return replace(read_solution(model), retries=report.retries, solver_s=report.solver_s)
 
 
 def read_solution(model: DayModel) -> DaySolution:
