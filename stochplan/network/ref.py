@@ -99,17 +99,37 @@ class Ref:
 
 def build_ref(net, cfg: NetworkConfig, name: str) -> Ref:
     """Check that the in-service feeder is one radial tree rooted at its external grid; convert to per unit."""
-    field = "network.source"
-    base = cfg.base_mva
-    buses = net.bus.index[net.bus.in_service.astype(bool)]
-    vn = net.bus.vn_kv
-
     grids = net.ext_grid[net.ext_grid.in_service.astype(bool)]
     if len(grids) != 1:
-        raise InputError(field, f"needs exactly one in-service external grid (the substation), found {len(grids)}")
+        raise InputError(SOURCE, f"needs exactly one in-service external grid (the substation), found {len(grids)}")
     root = int(grids.bus.iloc[0])
+    buses = net.bus.index[net.bus.in_service.astype(bool)]
+    vn = net.bus.vn_kv
+    branches = _branches(net, cfg.base_mva, buses)
+    order, parent_of, via = _radial_order(root, buses, branches)
+    internal = {b: i for i, b in enumerate(order)}
+    rows = [branches[via[b]] for b in order[1:]]
+    i_max = _ratings(rows, [vn[b] for b in order[1:]], cfg)
+    root_rating = i_max[[parent_of[b] == root for b in order[1:]]].sum()
+    s_sub = cfg.substation_max_mva / cfg.base_mva if cfg.substation_max_mva else root_rating
+    load_p, load_q = _loads(net, internal, cfg)
+    return Ref(name=name, base_mva=cfg.base_mva, bus_ids=np.array(order),
+               parent=np.array([-1] + [internal[parent_of[b]] for b in order[1:]]),
+               branch_names=tuple(r[0] for r in rows),
+               r_pu=np.array([r[3] for r in rows]), x_pu=np.array([r[4] for r in rows]), i_max_pu=i_max,
+               s_sub_max_pu=float(s_sub), v_min_pu=cfg.v_min_pu, v_max_pu=cfg.v_max_pu,
+               v_sub_pu=cfg.v_substation_pu, load_p_pu=load_p, load_q_pu=load_q,
+               vn_kv=np.array([vn[b] for b in order], dtype=float),
+               branch_kind=tuple(r[0].split()[0] for r in rows),
+               branch_element=np.array([int(r[0].split()[1]) for r in rows], dtype=int))
 
-    switches = net.switch       # closed bus-bus switches were fused by load_net
+
+SOURCE = "network.source"     # the case field every feeder error names
+
+
+def _branches(net, base: float, buses) -> list[tuple]:
+    """In-service lines and transformers behind closed switches: (name, from, to, r_pu, x_pu, i_max_pu or None)."""
+    vn, switches = net.bus.vn_kv, net.switch      # closed bus-bus switches were fused by load_net
 
     def opened(kind: str, idx: int) -> bool:
         if not len(switches):
@@ -117,7 +137,7 @@ def build_ref(net, cfg: NetworkConfig, name: str) -> Ref:
         sel = switches[(switches.et == kind) & (switches.element == idx)]
         return bool((~sel.closed.astype(bool)).any())
 
-    branches = []   # (name, from, to, r_pu, x_pu, i_max_pu or None)
+    branches = []
     for idx, row in net.line.iterrows():
         if not row.in_service or opened("l", idx):
             continue
@@ -137,15 +157,18 @@ def build_ref(net, cfg: NetworkConfig, name: str) -> Ref:
         branches.append((f"trafo {idx}", int(row.hv_bus), int(row.lv_bus), r, math.sqrt(max(z * z - r * r, 0.0)),
                          row.sn_mva * row.parallel * row.df / base))
     if len(net.get("impedance", [])) and net.impedance.in_service.any():
-        raise InputError(field, "impedance elements are not supported; model them as lines")
-
+        raise InputError(SOURCE, "impedance elements are not supported; model them as lines")
     for name_, f, t, r, x, _ in branches:
         if f not in buses or t not in buses:
-            raise InputError(field, f"{name_} connects an out-of-service bus ({f}–{t}); take it out of service too")
+            raise InputError(SOURCE, f"{name_} connects an out-of-service bus ({f}–{t}); take it out of service too")
         if not (r > 0 and x > 0):
-            raise InputError(field, f"{name_} has non-positive impedance (r={r:.3g}, x={x:.3g} pu); give r and x > 0")
+            raise InputError(SOURCE, f"{name_} has non-positive impedance (r={r:.3g}, x={x:.3g} pu); give r and x > 0")
+    return branches
 
-    # Breadth-first from the root: the order gives parents before children and finds loops and islands.
+
+def _radial_order(root: int, buses, branches: list[tuple]):
+    """Breadth-first from the root: the order gives parents before children and finds loops and islands.
+    → (bus order, parent of each bus, branch into each bus)."""
     adjacency: dict[int, list[int]] = {int(b): [] for b in buses}
     for k, (_, f, t, *_rest) in enumerate(branches):
         adjacency[f].append(k)
@@ -160,30 +183,35 @@ def build_ref(net, cfg: NetworkConfig, name: str) -> Ref:
             used.add(k)
             other = branches[k][2] if branches[k][1] == bus else branches[k][1]
             if other in parent_of:
-                raise InputError(field, f"feeder is meshed: {branches[k][0]} closes a loop; open a switch or take a line "
-                                        "out of service so the feeder is radial")
+                raise InputError(SOURCE, f"feeder is meshed: {branches[k][0]} closes a loop; open a switch or take a "
+                                         "line out of service so the feeder is radial")
             parent_of[other], via[other] = bus, k
             order.append(other)
             queue.append(other)
     islands = [int(b) for b in buses if b not in parent_of]
     if islands:
-        raise InputError(field, f"buses {islands[:10]} are not connected to the external grid; take them out of service")
+        raise InputError(SOURCE, f"buses {islands[:10]} are not connected to the external grid; take them out of "
+                                 "service")
+    return order, parent_of, via
 
-    internal = {b: i for i, b in enumerate(order)}
-    rows = [branches[via[b]] for b in order[1:]]
+
+def _ratings(rows: list[tuple], vn_kv: list[float], cfg: NetworkConfig) -> np.ndarray:
+    """(L,) ampacity in pu of each branch in bus order; unrated ones from the case's default or unlimited."""
     missing = [r[0] for r in rows if r[5] is None]
     if missing and cfg.default_max_i_ka is None and cfg.unrated_branches != "unlimited":
         raise InputError("network.default_max_i_ka", f"{len(missing)} branches have no rating ({missing[0]}, ...): "
                                                      "give default_max_i_ka in kA, or unrated_branches = 'unlimited'")
     unrated = math.inf if cfg.default_max_i_ka is None else None      # no limit rows for these branches
-    i_max = np.array([r[5] if r[5] is not None else unrated if unrated is not None
-                      else cfg.default_max_i_ka * vn[b] * math.sqrt(3) / base for r, b in zip(rows, order[1:])])
+    return np.array([r[5] if r[5] is not None else unrated if unrated is not None
+                     else cfg.default_max_i_ka * vn * math.sqrt(3) / cfg.base_mva for r, vn in zip(rows, vn_kv)])
 
-    root_rating = i_max[[parent_of[b] == root for b in order[1:]]].sum()
-    s_sub = cfg.substation_max_mva / base if cfg.substation_max_mva else root_rating
 
-    load_p = np.zeros(len(order))
-    load_q = np.zeros(len(order))
+def _loads(net, internal: dict[int, int], cfg: NetworkConfig) -> tuple[np.ndarray, np.ndarray]:
+    """(N,) base active and reactive load per internal bus [pu]: the feeder's loads less its generators, or
+    the case's own nodal data where it gives them."""
+    base = cfg.base_mva
+    load_p = np.zeros(len(internal))
+    load_q = np.zeros(len(internal))
     for table, sign in ((net.load, 1.0), (net.sgen, -1.0)):
         active = table[table.in_service.astype(bool)]
         for bus, p, q, scaling in zip(active.bus, active.p_mw, active.q_mvar, active.scaling):
@@ -198,14 +226,5 @@ def build_ref(net, cfg: NetworkConfig, name: str) -> Ref:
             load_p[internal[bus]] += s_mva * pf * cfg.load_scale / base
             load_q[internal[bus]] += s_mva * math.sqrt(1 - pf * pf) * cfg.load_scale / base
     if not np.isfinite(load_p).all() or not np.isfinite(load_q).all():
-        raise InputError(field, "a load has a NaN or infinite p_mw/q_mvar")
-
-    return Ref(name=name, base_mva=base, bus_ids=np.array(order),
-               parent=np.array([-1] + [internal[parent_of[b]] for b in order[1:]]),
-               branch_names=tuple(r[0] for r in rows),
-               branch_kind=tuple(r[0].split()[0] for r in rows),
-               branch_element=np.array([int(r[0].split()[1]) for r in rows], dtype=int),
-               r_pu=np.array([r[3] for r in rows]), x_pu=np.array([r[4] for r in rows]), i_max_pu=i_max,
-               s_sub_max_pu=float(s_sub), v_min_pu=cfg.v_min_pu, v_max_pu=cfg.v_max_pu,
-               v_sub_pu=cfg.v_substation_pu, load_p_pu=load_p, load_q_pu=load_q,
-               vn_kv=np.array([vn[b] for b in order], dtype=float))
+        raise InputError(SOURCE, "a load has a NaN or infinite p_mw/q_mvar")
+    return load_p, load_q
