@@ -220,11 +220,12 @@ def _loads(net, internal: dict[int, int], cfg: NetworkConfig) -> tuple[np.ndarra
                 load_q[internal[bus]] += sign * q * scaling * cfg.load_scale / base
     if cfg.loads:       # the case's nodal data replace the feeder's own loads and generators
         load_p[:], load_q[:] = 0.0, 0.0
-        for i, (bus, s_mva, pf) in enumerate(cfg.loads):
-            if bus not in internal:
-                raise InputError(f"network.loads[{i}].bus", f"bus {bus} is not an in-service bus of the feeder")
-            load_p[internal[bus]] += s_mva * pf * cfg.load_scale / base
-            load_q[internal[bus]] += s_mva * math.sqrt(1 - pf * pf) * cfg.load_scale / base
+        for i, load in enumerate(cfg.loads):
+            if load.bus not in internal:
+                raise InputError(f"network.loads[{i}].bus", f"bus {load.bus} is not an in-service bus of the feeder")
+            pf = load.power_factor
+            load_p[internal[load.bus]] += load.s_mva * pf * cfg.load_scale / base
+            load_q[internal[load.bus]] += load.s_mva * math.sqrt(1 - pf * pf) * cfg.load_scale / base
     if not np.isfinite(load_p).all() or not np.isfinite(load_q).all():
         raise InputError(SOURCE, "a load has a NaN or infinite p_mw/q_mvar")
     return load_p, load_q
