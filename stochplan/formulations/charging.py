@@ -10,7 +10,6 @@ with C_n = (EVs at n) × charger kVA. The strategy decides V2G (discharge allowe
 from __future__ import annotations
 
 from dataclasses import dataclass
-from types import SimpleNamespace
 
 import cvxpy as cp
 import numpy as np
@@ -21,13 +20,15 @@ from ..network import Ref
 from ..scenarios import Day
 from ..solvers import solve_conic
 from .operation import (
-    _incidence,
-    _vec,
-    constraint_branch_cone,
+    FORMULATIONS,
+    GridVariables,
     constraint_limits,
+    constraint_model_current,
     constraint_power_balance,
     constraint_substation,
     constraint_voltage_drop,
+    incidence,
+    vec,
 )
 
 POWER_WEIGHT = 1e-3      # w: a small price on charging and discharging, so idle power stays idle
@@ -52,18 +53,16 @@ def soc_of(fleets: list[Fleet], energy: list[np.ndarray]) -> np.ndarray:
 def solve_charging(ref: Ref, day: Day, fleets: list[Fleet], capacity_mw: np.ndarray, target_soc: float,
                    reactive_support: bool) -> ChargingResult:
     base = ref.base_mva
-    n, nl, steps, n_st = ref.n_bus, ref.n_line, day.steps, len(fleets)
-    grid = SimpleNamespace(v=cp.Variable((n, steps), nonneg=True), P=cp.Variable((nl, steps)),
-                           Q=cp.Variable((nl, steps)), l=cp.Variable((nl, steps), nonneg=True),
-                           p_buy=cp.Variable(steps, nonneg=True), p_sell=cp.Variable(steps, nonneg=True))
+    n, steps, n_st = ref.n_bus, day.steps, len(fleets)
+    grid = GridVariables.create(FORMULATIONS["socp"], ref, steps)
     p_ch, p_dis = cp.Variable((n_st, steps), nonneg=True), cp.Variable((n_st, steps), nonneg=True)
     q = cp.Variable((n_st, steps))
-    at_ev = _incidence(n, ref.station_bus)
+    at_ev = incidence(n, ref.station_bus)
     p_net = day.load_p_mw / base + at_ev @ (p_ch - p_dis)
     q_net = day.load_q_mvar / base + at_ev @ q
 
     cons = (constraint_power_balance(grid, ref, p_net, q_net) + constraint_voltage_drop(grid, ref)
-            + constraint_branch_cone(grid, ref) + constraint_limits(grid, ref) + constraint_substation(grid, ref))
+            + constraint_model_current(grid, ref) + constraint_limits(grid, ref) + constraint_substation(grid, ref))
     deviation, power, energy = [], [], []
     for k, fleet in enumerate(fleets):
         region = station_region("individual", fleet, base * p_ch[k], base * p_dis[k] if fleet.v2g else None)
@@ -80,7 +79,7 @@ def solve_charging(ref: Ref, day: Day, fleets: list[Fleet], capacity_mw: np.ndar
     cap = np.repeat(np.asarray(capacity_mw)[:, None] / base, steps, axis=1)
     cons.append(p_ch + p_dis <= cap)
     if reactive_support:
-        cons.append(cp.SOC(_vec(cap), cp.vstack([_vec(p_ch - p_dis), _vec(q)]), axis=0))
+        cons.append(cp.SOC(vec(cap), cp.vstack([vec(p_ch - p_dis), vec(q)]), axis=0))
     else:
         cons.append(q == 0)
     count = sum(f.n for f in fleets) * steps

@@ -10,7 +10,7 @@ evaluation), r penalised by ½ Σ_i w_i r_i² (see `constraint_copy` for why and
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, fields, replace
 
 import cvxpy as cp
 import numpy as np
@@ -39,31 +39,159 @@ EXACT_WEIGHT = 1e12
 BOUNDARY = 1e-9     # a component this close to 0 [MWh, MW] is on the boundary of Q's domain
 
 
-def _vec(expr):
+def vec(expr):
     return cp.vec(expr, order="F")
 
 
-def _incidence(n_bus: int, buses: np.ndarray) -> sp.csr_matrix:
+def incidence(n_bus: int, buses: np.ndarray) -> sp.csr_matrix:
     """(N × n) places device columns on their buses."""
     return sp.csr_matrix((np.ones(len(buses)), (buses, np.arange(len(buses)))), shape=(n_bus, len(buses)))
 
 
-def _rotated_cone(x_list, y, z):
+def rotated_cone(x_list, y, z):
     """Σ x² ≤ y·z with y, z ≥ 0, elementwise over equal-shaped matrices: ‖(2x…, y − z)‖ ≤ y + z."""
-    rows = [2 * _vec(x) for x in x_list] + [_vec(y - z)]
-    return cp.SOC(_vec(y + z), cp.vstack(rows), axis=0)
+    rows = [2 * vec(x) for x in x_list] + [vec(y - z)]
+    return cp.SOC(vec(y + z), cp.vstack(rows), axis=0)
+
+
+# --------------------------------------------------------------------------- formulations, chosen once
+# Like PowerModels' model types (src/form/bf.jl), one object per formulation supplies the constraint families'
+# variants; build_operation picks it once from the options and every family asks it, never the options.
+
+
+class DistFlowSOCP:
+    """Branch flow with the squared current ℓ and the Farivar–Low relaxation P² + Q² ≤ v ℓ (a rotated cone):
+    series losses r ℓ, x ℓ in the balance, the (r² + x²) ℓ term in the voltage drop, ℓ ≤ I_max²."""
+    name = "socp"
+
+    def current(self, n_line: int, steps: int):
+        return cp.Variable((n_line, steps), nonneg=True)
+
+    def series_losses(self, grid, ref):
+        return cp.multiply(ref.r_pu[:, None], grid.l), cp.multiply(ref.x_pu[:, None], grid.l)
+
+    def voltage_drop(self, grid, ref):
+        drop = 2 * (cp.multiply(ref.r_pu[:, None], grid.P) + cp.multiply(ref.x_pu[:, None], grid.Q))
+        return drop - cp.multiply((ref.r_pu ** 2 + ref.x_pu ** 2)[:, None], grid.l)
+
+    def model_current(self, grid, ref):
+        return [rotated_cone([grid.P, grid.Q], ref.line_parent @ grid.v, grid.l)]
+
+    def current_limit(self, grid, rated, i_max):
+        return [grid.l[rated] <= i_max ** 2]
+
+    def squared_current(self, grid):
+        return grid.l
+
+    def relaxation_gap(self, grid, ref) -> float:
+        """max over branches and steps of v_i ℓ_ij − P² − Q² at the solution [pu²]."""
+        v_par = grid.v.value[ref.parent[1:]]
+        return float(np.max(v_par * grid.l.value - grid.P.value ** 2 - grid.Q.value ** 2, initial=0.0))
+
+    def loading(self, grid, ref):
+        """(L, T) current over rating at the solution."""
+        return np.sqrt(np.maximum(grid.l.value, 0.0)) / ref.i_max_pu[:, None]
+
+
+class LinDistFlow:
+    """Lossless linearised branch flow: no ℓ and no losses, the drop 2(r P + x Q), P² + Q² ≤ I_max² (at 1 pu).
+    Without a current there is no relaxation gap and no current loading to report."""
+    name = "lindistflow"
+
+    def current(self, n_line: int, steps: int):
+        return None
+
+    def series_losses(self, grid, ref):
+        return 0, 0
+
+    def voltage_drop(self, grid, ref):
+        return 2 * (cp.multiply(ref.r_pu[:, None], grid.P) + cp.multiply(ref.x_pu[:, None], grid.Q))
+
+    def model_current(self, grid, ref):
+        return []
+
+    def current_limit(self, grid, rated, i_max):
+        return [cp.SOC(vec(i_max), cp.vstack([vec(grid.P[rated]), vec(grid.Q[rated])]), axis=0)]
+
+    def squared_current(self, grid):
+        return cp.square(grid.P) + cp.square(grid.Q)
+
+    def relaxation_gap(self, grid, ref) -> float:
+        return 0.0
+
+    def loading(self, grid, ref):
+        return None
+
+
+FORMULATIONS = {form.name: form for form in (DistFlowSOCP(), LinDistFlow())}
 
 
 @dataclass
-class Variables:
+class LossBranchVariables:
+    p_batt: cp.Variable     # (K, T) battery-side power [pu]
+    l_batt: cp.Variable     # (K, T) squared current of the virtual-resistance branch [pu²]
+
+
+@dataclass
+class EfficiencyVariables:
+    p_batt: cp.Variable     # (K, T) battery-side power [pu]
+    p_ch: cp.Variable       # (K, T) grid-side charging [pu]
+    p_dis: cp.Variable      # (K, T) grid-side discharging [pu]
+
+
+class LossBranch:
+    """storage_model "virtual_resistance": losses in a virtual resistance (constraint_storage_loss_branch)."""
+    name = "virtual_resistance"
+
+    def variables(self, k: int, steps: int) -> LossBranchVariables:
+        return LossBranchVariables(cp.Variable((k, steps)), cp.Variable((k, steps), nonneg=True))
+
+    def constraints(self, var, ref, p_rating, st):
+        return constraint_storage_loss_branch(var, var.v[ref.storage_bus], p_rating, st.loss_resistance_pu,
+                                              st.reactive_power)
+
+
+class Efficiency:
+    """storage_model "efficiency": charge and discharge efficiencies (constraint_storage_efficiency)."""
+    name = "efficiency"
+
+    def variables(self, k: int, steps: int) -> EfficiencyVariables:
+        return EfficiencyVariables(cp.Variable((k, steps)), cp.Variable((k, steps), nonneg=True),
+                                   cp.Variable((k, steps), nonneg=True))
+
+    def constraints(self, var, ref, p_rating, st):
+        return constraint_storage_efficiency(var, p_rating, st.efficiency_charge, st.efficiency_discharge,
+                                             st.reactive_power)
+
+
+STORAGE_MODELS = {model.name: model for model in (LossBranch(), Efficiency())}
+
+
+# --------------------------------------------------------------------------- variables
+
+
+@dataclass
+class GridVariables:
+    form: DistFlowSOCP | LinDistFlow   # the branch-flow physics these variables follow
     v: cp.Variable          # (N, T) squared voltage magnitude [pu²]
     P: cp.Variable          # (L, T) sending-end active flow [pu]
     Q: cp.Variable          # (L, T) sending-end reactive flow [pu]
-    l: cp.Variable | None   # (L, T) squared current [pu²]; None for LinDistFlow
-    shed: cp.Variable       # (N, T) active load shed [pu]
-    p_pv: cp.Variable       # (n_pv, T) PV used [pu]
+    l: cp.Variable | None   # (L, T) squared current [pu²]; only `form` reads it (LinDistFlow has none)
     p_buy: cp.Variable      # (T,) import [pu]
     p_sell: cp.Variable     # (T,) export [pu]
+
+    @classmethod
+    def create(cls, form, ref: Ref, steps: int) -> GridVariables:
+        n, nl = ref.n_bus, ref.n_line
+        return cls(form=form, v=cp.Variable((n, steps), nonneg=True), P=cp.Variable((nl, steps)),
+                   Q=cp.Variable((nl, steps)), l=form.current(nl, steps),
+                   p_buy=cp.Variable(steps, nonneg=True), p_sell=cp.Variable(steps, nonneg=True))
+
+
+@dataclass
+class Variables(GridVariables):
+    shed: cp.Variable       # (N, T) active load shed [pu]
+    p_pv: cp.Variable       # (n_pv, T) PV used [pu]
     z: cp.Variable          # (n_x,) copy of the first stage [MWh, MW]
     e: cp.Variable          # (K, T+1) storage energy [pu·h]
     p_st: cp.Expression     # (K, T) storage grid-side consumption [pu]
@@ -73,7 +201,7 @@ class Variables:
     q_ev: cp.Variable       # (n_st, T) station reactive consumption (reactive support) [pu]
     p_unc: cp.Variable      # (n_st, T) uncontrolled EV charging served [pu]
     ev_short: cp.Variable   # (n_st,) controllable EV energy not delivered, grid side [pu·h]
-    extra: dict = field(default_factory=dict)   # model-specific (loss branch, charge/discharge)
+    storage: LossBranchVariables | EfficiencyVariables | None = None   # the storage model's own
 
 
 @dataclass
@@ -105,47 +233,39 @@ def constraint_copy(z, x_src, r=None):
     return z == (x_src if r is None else x_src + r)
 
 
-def constraint_power_balance(var: Variables, ref, p_net, q_net):
-    """P_ij − r_ij ℓ_ij − Σ_k P_jk = p_j,  Q_ij − x_ij ℓ_ij − Σ_k Q_jk = q_j   (p, q: net consumption) [pu]."""
-    loss_p = cp.multiply(ref.r_pu[:, None], var.l) if var.l is not None else 0
-    loss_q = cp.multiply(ref.x_pu[:, None], var.l) if var.l is not None else 0
-    return [var.P - loss_p - ref.child_lines @ var.P == p_net[1:],
-            var.Q - loss_q - ref.child_lines @ var.Q == q_net[1:]]
+def constraint_power_balance(grid: GridVariables, ref, p_net, q_net):
+    """P_ij − r_ij ℓ_ij − Σ_k P_jk = p_j,  Q_ij − x_ij ℓ_ij − Σ_k Q_jk = q_j   (p, q: net consumption) [pu];
+    LinDistFlow without the loss terms."""
+    loss_p, loss_q = grid.form.series_losses(grid, ref)
+    return [grid.P - loss_p - ref.child_lines @ grid.P == p_net[1:],
+            grid.Q - loss_q - ref.child_lines @ grid.Q == q_net[1:]]
 
 
-def constraint_voltage_drop(var: Variables, ref):
-    """v_j = v_i − 2(r_ij P_ij + x_ij Q_ij) + (r_ij² + x_ij²) ℓ_ij   [pu²]."""
-    drop = 2 * (cp.multiply(ref.r_pu[:, None], var.P) + cp.multiply(ref.x_pu[:, None], var.Q))
-    if var.l is not None:
-        drop = drop - cp.multiply((ref.r_pu ** 2 + ref.x_pu ** 2)[:, None], var.l)
-    return [var.v[1:] == ref.line_parent @ var.v - drop]
+def constraint_voltage_drop(grid: GridVariables, ref):
+    """v_j = v_i − 2(r_ij P_ij + x_ij Q_ij) + (r_ij² + x_ij²) ℓ_ij   [pu²]; LinDistFlow without the ℓ term."""
+    return [grid.v[1:] == ref.line_parent @ grid.v - grid.form.voltage_drop(grid, ref)]
 
 
-def constraint_branch_cone(var: Variables, ref):
-    """P_ij² + Q_ij² ≤ v_i ℓ_ij  (Farivar–Low relaxation, rotated cone)."""
-    return [_rotated_cone([var.P, var.Q], ref.line_parent @ var.v, var.l)]
+def constraint_model_current(grid: GridVariables, ref):
+    """What ties the current to the flows: P_ij² + Q_ij² ≤ v_i ℓ_ij (SOCP); nothing in LinDistFlow."""
+    return grid.form.model_current(grid, ref)
 
 
-def constraint_limits(var: Variables, ref):
+def constraint_limits(grid: GridVariables, ref):
     """v_min² ≤ v ≤ v_max², v_0 = v_sub²; ℓ ≤ I_max² (SOCP) or P² + Q² ≤ I_max² (LinDistFlow), rated branches
     only (unrated ones have no limit rows)."""
-    cons = [var.v[0] == ref.v_sub_pu ** 2, var.v[1:] >= ref.v_min_pu ** 2, var.v[1:] <= ref.v_max_pu ** 2]
+    cons = [grid.v[0] == ref.v_sub_pu ** 2, grid.v[1:] >= ref.v_min_pu ** 2, grid.v[1:] <= ref.v_max_pu ** 2]
     rated = np.flatnonzero(np.isfinite(ref.i_max_pu))
     if not rated.size:
         return cons
-    steps = var.P.shape[1]
-    i_max = np.repeat(ref.i_max_pu[rated, None], steps, axis=1)
-    if var.l is not None:
-        cons.append(var.l[rated] <= i_max ** 2)
-    else:
-        cons.append(cp.SOC(_vec(i_max), cp.vstack([_vec(var.P[rated]), _vec(var.Q[rated])]), axis=0))
-    return cons
+    i_max = np.repeat(ref.i_max_pu[rated, None], grid.P.shape[1], axis=1)
+    return cons + grid.form.current_limit(grid, rated, i_max)
 
 
-def constraint_substation(var: Variables, ref):
+def constraint_substation(grid: GridVariables, ref):
     """p_buy − p_sell = Σ_k P_0k;  (Σ P_0k)² + (Σ Q_0k)² ≤ S_0² (when limited)   [pu]."""
-    p0, q0 = ref.root_lines @ var.P, ref.root_lines @ var.Q
-    cons = [var.p_buy - var.p_sell == p0]
+    p0, q0 = ref.root_lines @ grid.P, ref.root_lines @ grid.Q
+    cons = [grid.p_buy - grid.p_sell == p0]
     if np.isfinite(ref.s_sub_max_pu):
         cons.append(cp.SOC(np.full(p0.shape[0], ref.s_sub_max_pu), cp.vstack([p0, q0]), axis=0))
     return cons
@@ -165,7 +285,7 @@ def constraint_load_shed(var: Variables, load_p_pu):
 def constraint_storage_energy(var: Variables, dt_h, e_pu, window):
     """e[t+1] = e[t] + Δt·p_b[t]; e_min·E ≤ e ≤ e_max·E; e[T] = e[0]   [pu·h]."""
     lo, hi = window
-    cons = [var.e[:, 1:] == var.e[:, :-1] + dt_h * var.extra["p_batt"], var.e[:, -1] == var.e[:, 0]]
+    cons = [var.e[:, 1:] == var.e[:, :-1] + dt_h * var.storage.p_batt, var.e[:, -1] == var.e[:, 0]]
     e_cap = cp.reshape(e_pu, (e_pu.shape[0], 1), order="F") @ np.ones((1, var.e.shape[1]))
     cons += [var.e >= lo * e_cap, var.e <= hi * e_cap]
     return cons
@@ -175,26 +295,26 @@ def constraint_storage_inverter(var: Variables, p, rating, reactive_power: bool)
     """Four-quadrant inverter ‖(p, q_b)‖ ≤ P_k, or with `reactive_power = false` active power only:
     |p| ≤ P_k, q_b = 0   [pu]."""
     if reactive_power:
-        return [cp.SOC(_vec(rating), cp.vstack([_vec(p), _vec(var.q_st)]), axis=0)]
+        return [cp.SOC(vec(rating), cp.vstack([vec(p), vec(var.q_st)]), axis=0)]
     return [p <= rating, -p <= rating, var.q_st == 0]
 
 
 def constraint_storage_loss_branch(var: Variables, v_bus, p_rating, r_virtual, reactive_power: bool):
     """Virtual-resistance branch: grid side p_b + R ℓ_b, p_b² + q_b² ≤ v_k ℓ_b, inverter rating on (p_b, q_b) [pu]."""
-    p_b, l_b = var.extra["p_batt"], var.extra["l_batt"]
+    p_b, l_b = var.storage.p_batt, var.storage.l_batt
     steps = p_b.shape[1]
     rating = cp.reshape(p_rating, (p_rating.shape[0], 1), order="F") @ np.ones((1, steps))
-    return [var.p_st == p_b + r_virtual * l_b, _rotated_cone([p_b, var.q_st], v_bus, l_b)] + \
+    return [var.p_st == p_b + r_virtual * l_b, rotated_cone([p_b, var.q_st], v_bus, l_b)] + \
         constraint_storage_inverter(var, p_b, rating, reactive_power)
 
 
 def constraint_storage_efficiency(var: Variables, p_rating, eta_c, eta_d, reactive_power: bool):
     """p_b = η_c p_ch − p_dis/η_d (battery side), grid side p_ch − p_dis; p_ch, p_dis ≤ P_k; inverter rating
     on the grid side (p, q)."""
-    p_ch, p_dis = var.extra["p_ch"], var.extra["p_dis"]
+    p_ch, p_dis = var.storage.p_ch, var.storage.p_dis
     steps = p_ch.shape[1]
     rating = cp.reshape(p_rating, (p_rating.shape[0], 1), order="F") @ np.ones((1, steps))
-    return [var.extra["p_batt"] == eta_c * p_ch - p_dis / eta_d, var.p_st == p_ch - p_dis,
+    return [var.storage.p_batt == eta_c * p_ch - p_dis / eta_d, var.p_st == p_ch - p_dis,
             p_ch <= rating, p_dis <= rating] + constraint_storage_inverter(var, var.p_st, rating, reactive_power)
 
 
@@ -216,7 +336,7 @@ def constraint_ev_station(var: Variables, ev, base, c_pu, cfg: EVOptions):
     cons.append(var.p_ev_ch + var.p_ev_dis + var.p_unc <= cap)
     if cfg.reactive_support:
         net = var.p_ev_ch - var.p_ev_dis + var.p_unc
-        cons.append(cp.SOC(_vec(cap), cp.vstack([_vec(net), _vec(var.q_ev)]), axis=0))
+        cons.append(cp.SOC(vec(cap), cp.vstack([vec(net), vec(var.q_ev)]), axis=0))
     else:
         cons.append(var.q_ev == 0)
     return cons
@@ -229,15 +349,14 @@ def build_operation(inst: DayInputs, day: Day, x_src=None) -> DayModel:
     """The day's SOCP (or LinDistFlow) model. `x_src=None` makes a Parameter x̂ for Benders."""
     ref, opt, fs = inst.ref, inst.options, inst.first
     base, dt = ref.base_mva, day.dt_h
-    n, nl, t = ref.n_bus, ref.n_line, day.steps
+    n, t = ref.n_bus, day.steps
     k, n_st, n_pv = len(ref.storage_bus), len(ref.station_bus), len(ref.pv_bus)
-    socp = opt.formulation == "socp"
+    form, storage_model = FORMULATIONS[opt.formulation], STORAGE_MODELS[opt.storage_model]
 
+    grid = GridVariables.create(form, ref, t)
     var = Variables(
-        v=cp.Variable((n, t), nonneg=True), P=cp.Variable((nl, t)), Q=cp.Variable((nl, t)),
-        l=cp.Variable((nl, t), nonneg=True) if socp else None,
-        shed=cp.Variable((n, t), nonneg=True), p_pv=cp.Variable((n_pv, t), nonneg=True),
-        p_buy=cp.Variable(t, nonneg=True), p_sell=cp.Variable(t, nonneg=True), z=cp.Variable(fs.n_x),
+        **{f.name: getattr(grid, f.name) for f in fields(GridVariables)},
+        shed=cp.Variable((n, t), nonneg=True), p_pv=cp.Variable((n_pv, t), nonneg=True), z=cp.Variable(fs.n_x),
         e=cp.Variable((k, t + 1), nonneg=True), p_st=cp.Variable((k, t)), q_st=cp.Variable((k, t)),
         p_ev_ch=cp.Variable((n_st, t), nonneg=True), p_ev_dis=cp.Variable((n_st, t), nonneg=True),
         q_ev=cp.Variable((n_st, t)), p_unc=cp.Variable((n_st, t), nonneg=True),
@@ -253,7 +372,7 @@ def build_operation(inst: DayInputs, day: Day, x_src=None) -> DayModel:
 
     load_p, load_q = day.load_p_mw / base, day.load_q_mvar / base
     pq = np.divide(load_q, load_p, out=np.zeros_like(load_q), where=load_p > 0)
-    at_pv, at_st, at_ev = _incidence(n, ref.pv_bus), _incidence(n, ref.storage_bus), _incidence(n, ref.station_bus)
+    at_pv, at_st, at_ev = incidence(n, ref.pv_bus), incidence(n, ref.storage_bus), incidence(n, ref.station_bus)
     p_net = load_p - var.shed - at_pv @ var.p_pv
     q_net = load_q - cp.multiply(pq, var.shed) if opt.load_shed == "power_factor" else load_q
     if k:
@@ -267,8 +386,7 @@ def build_operation(inst: DayInputs, day: Day, x_src=None) -> DayModel:
     cons = [copy]
     cons += constraint_power_balance(var, ref, p_net, q_net)
     cons += constraint_voltage_drop(var, ref)
-    if socp:
-        cons += constraint_branch_cone(var, ref)
+    cons += constraint_model_current(var, ref)
     cons += constraint_limits(var, ref)
     cons += constraint_substation(var, ref)
     cons += constraint_load_shed(var, load_p)
@@ -276,18 +394,9 @@ def build_operation(inst: DayInputs, day: Day, x_src=None) -> DayModel:
         cons += constraint_pv(var, day.pv_avail_mw / base)
     st = opt.storage
     if k:
-        var.extra["p_batt"] = cp.Variable((k, t))
-        window = (st.soc_min, st.soc_max)
-        cons += constraint_storage_energy(var, dt, e_pu, window)
-        if opt.storage_model == "virtual_resistance":
-            var.extra["l_batt"] = cp.Variable((k, t), nonneg=True)
-            cons += constraint_storage_loss_branch(var, var.v[ref.storage_bus], p_pu, st.loss_resistance_pu,
-                                                   st.reactive_power)
-        else:
-            var.extra["p_ch"] = cp.Variable((k, t), nonneg=True)
-            var.extra["p_dis"] = cp.Variable((k, t), nonneg=True)
-            cons += constraint_storage_efficiency(var, p_pu, st.efficiency_charge, st.efficiency_discharge,
-                                                  st.reactive_power)
+        var.storage = storage_model.variables(k, t)
+        cons += constraint_storage_energy(var, dt, e_pu, (st.soc_min, st.soc_max))
+        cons += storage_model.constraints(var, ref, p_pu, st)
     if n_st:
         cons += constraint_ev_station(var, day.ev, base, c_pu, opt.ev)
 
@@ -322,7 +431,7 @@ def objective_terms(var: Variables, inst: DayInputs, day: Day) -> dict[str, cp.E
             cp.sum(var.ev_short) + dt * cp.sum(fixed - var.p_unc))
     if m.balance_weight_eur > 0:
         inv_i2 = (1.0 / inst.ref.i_max_pu ** 2)[:, None]         # 0 on unrated branches: no loading ratio
-        flow = var.l if var.l is not None else cp.square(var.P) + cp.square(var.Q)
+        flow = var.form.squared_current(var)
         terms["balance"] = OBJ_SCALE * m.balance_weight_eur * cp.sum(cp.multiply(inv_i2, flow)) / flow.size
     return terms
 
@@ -348,10 +457,7 @@ def read_solution(model: DayModel) -> DaySolution:
     dual = model.copy.dual_value
     gradient = -np.asarray(dual, dtype=float) / OBJ_SCALE if dual is not None else np.zeros(var.z.shape[0])
     v = var.v.value
-    gap = 0.0
-    if var.l is not None:
-        v_par = v[model.ref.parent[1:]]
-        gap = float(np.max(v_par * var.l.value - var.P.value ** 2 - var.Q.value ** 2, initial=0.0))
+    gap = var.form.relaxation_gap(var, model.ref)
     p_pv = var.p_pv.value * base
     ev_unmet = 0.0
     if var.p_unc.shape[0]:
@@ -365,8 +471,9 @@ def read_solution(model: DayModel) -> DaySolution:
         "ev_p_mw": (_value(var.p_ev_ch) - _value(var.p_ev_dis) + _value(var.p_unc)) * base,
         "ev_q_mvar": _value(var.q_ev) * base,
     }
-    if var.l is not None:
-        dispatch["loading"] = np.sqrt(np.maximum(var.l.value, 0.0)) / model.ref.i_max_pu[:, None]
+    loading = var.form.loading(var, model.ref)
+    if loading is not None:             # LinDistFlow has no current to compare with a rating
+        dispatch["loading"] = loading
     cost_eur = float(sum(parts.values()))
     return DaySolution(
         day=day.day, cost_eur=cost_eur, parts_eur=parts, gradient=gradient,
