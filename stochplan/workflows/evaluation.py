@@ -11,10 +11,11 @@ from pathlib import Path
 
 import numpy as np
 
-from ..errors import InputError, SolverError
+from ..errors import InputError
 from ..formulations.operation import build_operation, solve_day
 from ..instance import Instance
-from ..parallel import SerialComm, assign_days
+from ..parallel import SerialComm
+from ..parallel.pool import DayPool
 
 log = logging.getLogger(__name__)
 
@@ -84,29 +85,21 @@ def plan_vector(inst: Instance, doc: dict, field: str = "--plan") -> tuple[np.nd
     return np.clip(x, 0, fs.x_max), y, float(doc["objective"]["total"])
 
 
-def evaluate_year(inst: Instance, x: np.ndarray, comm=None, progress: bool = True) -> np.ndarray:
-    """(days × 2): each day's operating cost and penalty [EUR/day], in day order (rank 0; None elsewhere)."""
+def evaluate_year(inst: Instance, x: np.ndarray, comm=None, progress: bool = True) -> np.ndarray | None:
+    """(days × 2): each day's operating cost and penalty [EUR/day], in day order (rank 0; None elsewhere).
+    Each rank builds, solves and drops its days one at a time."""
     comm = comm or SerialComm()
-    owners = assign_days(np.ones(len(inst.days)), comm.size)
-    mine = np.flatnonzero(owners == comm.rank)
-    rows = np.zeros((len(mine), 3))          # cost, penalty, failed
+    pool = DayPool(comm, len(inst.days), label=lambda d: inst.days[d].day)
     bar = None
     if progress and comm.rank == 0:
         from tqdm import tqdm
-        bar = tqdm(total=len(mine), desc=f"days on rank 0 of {comm.size}", unit="day", file=sys.stderr)
-    for i, d in enumerate(mine):
-        try:
-            sol = solve_day(build_operation(inst, inst.days[d]), x)
-            rows[i] = sol.cost_eur, sol.parts_eur.get("penalty", 0.0), 0.0
-        except SolverError as exc:
-            rows[i, 2] = 1.0
-            print(f"stochplan: rank {comm.rank}: {exc}", file=sys.stderr, flush=True)
-        if bar is not None:
-            bar.update()
+        bar = tqdm(total=len(pool.mine()), desc=f"days on rank 0 of {comm.size}", unit="day", file=sys.stderr)
+
+    def one(d: int) -> np.ndarray:
+        sol = solve_day(build_operation(inst, inst.days[d]), x)
+        return np.array([sol.cost_eur, sol.parts_eur.get("penalty", 0.0)])
+
+    table = pool.solve(one, 2, on_done=bar.update if bar is not None else None)
     if bar is not None:
         bar.close()
-    table = comm.gather_rows(rows, owners)
-    if table is not None and (failed := np.flatnonzero(table[:, 2])).size:
-        d = int(failed[0])
-        raise SolverError(f"day {inst.days[d].day} on rank {owners[d]}", "not optimal", "see the message above")
-    return None if table is None else table[:, :2]
+    return pool.check(table)
