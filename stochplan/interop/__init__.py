@@ -1,0 +1,1 @@
+"""stochplan cases in other tools' terms (mpi-sppy)."""
