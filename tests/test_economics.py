@@ -22,12 +22,19 @@ def test_benefit_parts_add_up(tmp_path):
     assert sum(e["benefits"].values()) == pytest.approx(e["benefit_total"], rel=1e-12)
     assert sum(e["investment"].values()) == pytest.approx(e["investment_total"], rel=1e-12)
     assert e["investment_total"] == pytest.approx(doc["objective"]["investment"], rel=1e-9)
-    assert e["net_benefit"] == pytest.approx(e["benefit_total"] - e["investment_total"], rel=1e-12)
-    # operating benefits are the cost difference between the baseline and the plan, part by part
+    storage = e["investment_total"] - e["investment"]["chargers"]
+    assert e["storage_investment"] == pytest.approx(storage, rel=1e-12)
+    assert e["net_benefit"] == pytest.approx(e["benefit_total"] + e["penalty_difference"] - storage, rel=1e-12)
+    # operating benefits and the penalty difference are the cost difference between the baseline and the plan
     base_ops = sum(e["baseline"]["operation_eur"].values())
     plan_ops = sum(e["plan"]["operation_eur"].values())
-    assert base_ops - plan_ops == pytest.approx(e["benefit_total"] - e["benefits"]["deferred_upgrade"], rel=1e-9)
+    operating = e["benefit_total"] - e["benefits"]["deferred_upgrade"] - e["benefits"]["avoided_charger_investment"]
+    assert base_ops - plan_ops == pytest.approx(operating + e["penalty_difference"], rel=1e-9)
     assert plan_ops == pytest.approx(doc["objective"]["operation"] + doc["objective"]["penalty"], rel=1e-9)
+    # the net benefit is the difference of the two yearly totals, chargers included on both sides
+    base_total = e["baseline_investment"]["chargers"] + base_ops
+    assert base_total - doc["objective"]["total"] + e["benefits"]["deferred_upgrade"] == pytest.approx(
+        e["net_benefit"], rel=1e-9)
     md = (out / "summary.md").read_text()
     assert "net benefit" in md and f"{e['net_benefit']:,.0f}" in md
 
@@ -42,12 +49,40 @@ def test_no_assets_no_benefit(tmp_path):
     data["model"]["formulation"] = "socp"
     inst = instance_of(data, tmp_path)
     x = np.zeros(inst.first.n_x)
-    res = PlanResult("benders", x, np.zeros(1), 0.0, [solve_day(build_operation(inst, inst.days[0]), x)],
-                     0, 0, 0, True, "gap")
-    e = economics(inst, res, baseline_solutions(inst, res))
+    empty = PlanResult("benders", x, np.zeros(1), 0.0, [], 0, 0, 0, True, "gap")
+    baseline = baseline_solutions(inst, empty)
+    # the business-as-usual plan itself: no storage, uncontrolled EVs, the baseline's own chargers
+    x[-1] = baseline.charger_mw[0]
+    res = PlanResult("benders", x, np.zeros(1), float(inst.first.cost_x @ x),
+                     [solve_day(build_operation(inst, inst.days[0]), x)], 0, 0, 0, True, "gap")
+    e = economics(inst, res, baseline)
     assert all(v == pytest.approx(0.0, abs=1e-6) for v in e["benefits"].values())
-    assert e["investment_total"] == 0 and e["return_on_investment"] is None
+    assert e["penalty_difference"] == pytest.approx(0.0, abs=1e-6)
+    assert e["storage_investment"] == 0 and e["return_on_investment"] is None
     assert e["carbon_reduction_percent"] == pytest.approx(0.0, abs=1e-9)
+
+
+def test_baseline_serves_every_ev_with_chargers_sized_for_them(tmp_path):
+    """Business as usual buys the chargers its uncontrolled fleet needs: no EV energy is left undelivered."""
+    net = save_net(make_net([(0, 1), (1, 2)], {1: (0.4, 0.1), 2: (0.5, 0.1)}, max_i_ka=0.2), tmp_path / "n.json")
+    data = base_case(net, time={"steps_per_day": 24, "horizon_start_h": 12},
+                     prices={"buy_eur_per_mwh": [80.0] * 12 + [200.0] * 12},
+                     chargers={"max_capacity_mw": 0.02, "cost_eur_per_mw": 1e5, "stations": [{"bus": 2, "evs": 30}]},
+                     ev={"controllable_share": 0.8},
+                     scenarios={"source": "synthetic", "count": 2, "seed": 3})
+    inst = instance_of(data, tmp_path)
+    x = np.zeros(inst.first.n_x)
+    x[-1] = inst.first.x_max[-1]           # the plan's 20 kW cannot serve 30 EVs charging at once
+    res = PlanResult("benders", x, np.zeros(0), float(inst.first.cost_x @ x),
+                     [solve_day(build_operation(inst, d), x) for d in inst.days], 0, 0, 0, True, "gap")
+    baseline = baseline_solutions(inst, res)
+    fleet_mwh = sum(d.ev.energy_required_mwh.sum() * d.weight for d in inst.days) * 365
+    e = economics(inst, res, baseline)
+    assert baseline.charger_mw[0] > 0.02
+    assert e["baseline"]["ev_unmet_mwh_per_year"] <= 1e-6 * fleet_mwh
+    assert e["benefits"]["avoided_charger_investment"] == pytest.approx(
+        inst.first.cost_x[-1] * (baseline.charger_mw[0] - 0.02), rel=1e-9)
+    assert e["penalty_difference"] < 0             # the plan's undersized chargers leave energy undelivered
 
 
 def test_study_writes_one_row_per_share(tmp_path):

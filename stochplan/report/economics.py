@@ -15,11 +15,16 @@ def summary_markdown(case_name: str, doc: dict, econ: dict) -> str:
     lines += [f"- chargers at bus {c['bus']}: {c['capacity_mw']:.3f} MW" for c in doc["chargers"]]
     lines += ["", f"## Against the baseline ({econ['baseline_definition']})", "",
               "| EUR/year | value |", "| --- | ---: |"]
-    lines += [f"| investment: {k.replace('_', ' ')} | {v:,.0f} |" for k, v in econ["investment"].items()]
+    lines += [f"| plan investment: {k.replace('_', ' ')} | {v:,.0f} |" for k, v in econ["investment"].items()]
+    base_chargers = econ["baseline_investment"]["chargers"]
+    lines += [f"| baseline investment: chargers for the uncontrolled fleet | {base_chargers:,.0f} |"]
     lines += [f"| benefit: {k.replace('_', ' ')} | {v:,.0f} |" for k, v in econ["benefits"].items()]
     roi = econ["return_on_investment"]
-    lines += [f"| **net benefit** | **{econ['net_benefit']:,.0f}** |",
-              f"| return on investment | {roi:.2f} |" if roi is not None else "| return on investment | – |",
+    lines += [f"| penalty difference (EV energy not delivered, load shed): not a benefit | "
+              f"{econ['penalty_difference']:,.0f} |",
+              f"| **net benefit** (benefits + penalty difference − storage investment) | "
+              f"**{econ['net_benefit']:,.0f}** |",
+              f"| return on the storage investment | {roi:.2f} |" if roi is not None else "| return on investment | – |",
               "", "| | baseline | plan |", "| --- | ---: | ---: |",
               f"| carbon [t/year] | {b['carbon_t_per_year']:,.1f} | {p['carbon_t_per_year']:,.1f} "
               f"({-econ['carbon_reduction_percent']:+.1f} %) |",

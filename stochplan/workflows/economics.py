@@ -1,17 +1,21 @@
-"""Economics and carbon of a plan against a baseline on the same days.
+"""Economics and carbon of a plan against a business-as-usual baseline on the same days.
 
-Baseline: no storage, every EV uncontrolled (charging at full power on
-arrival), the planned charger capacity kept (without chargers no EV could charge at all). Both are operated by
-the same day model.
+Baseline (business as usual): no storage, every EV uncontrolled (charging at full power from plug-in), and at
+each station the charger capacity that serves that uncontrolled fleet — the smallest that leaves no energy
+undelivered on the planned days, max_{days, t} of the station's uncontrolled charging [MW] — bought at the
+case's charger cost. Both are operated by the same day model.
 
-Benefits [EUR/year] = baseline − plan for each operating part (energy purchase, carbon cost, penalties,
-balance index), plus the deferred grid upgrade = max(0, peak import_baseline − peak import_plan) [MW] ×
-`economics.upgrade_cost_eur_per_mw_year`. Net benefit = Σ benefits − annualised investment; return on
-investment = net benefit / investment. The parts add up to the total by construction (a test checks it).
+With I the annualised investment and O the operating cost by part [EUR/year]:
+    net benefit = (I_ch,base − I_ch,plan) + Σ_parts (O_base − O_plan) + deferred upgrade − I_storage
+    benefits    = avoided charger investment, energy, carbon and balance reductions, deferred upgrade
+                  (= max(0, peak import_base − peak import_plan) [MW] × `economics.upgrade_cost_eur_per_mw_year`)
+    penalty difference = O_base,penalty − O_plan,penalty, shown apart (≈ 0 when both serve every EV)
+    net benefit = Σ benefits + penalty difference − I_storage;  return on investment = net benefit / I_storage.
+The parts add up to the totals by construction (a test checks it).
 """
 from __future__ import annotations
 
-from dataclasses import replace
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -20,9 +24,19 @@ from ..instance import Instance, build_instance
 from ..result import PARTS, DaySolution, PlanResult, yearly
 from ..scenarios import build_days, year_of_days
 
+BASELINE = ("business as usual: no storage, every EV uncontrolled, chargers sized to serve the uncontrolled "
+            "fleet on the planned days (their investment counted)")
 
-def baseline_solutions(inst: Instance, res: PlanResult) -> list[DaySolution]:
-    """The plan's days re-run with no storage and uncontrolled EVs (same sessions: same seeds)."""
+
+@dataclass
+class Baseline:
+    solutions: list[DaySolution]     # the planned days operated as business as usual
+    charger_mw: np.ndarray           # (stations,) the capacity that serves the uncontrolled fleet
+
+
+def baseline_solutions(inst: Instance, res: PlanResult) -> Baseline:
+    """The plan's days re-run with no storage, uncontrolled EVs (same sessions: same seeds) and chargers
+    sized for them."""
     case = inst.case
     base_case = replace(case, ev=replace(case.ev, controllable_share=0.0))
     if case.scenarios.source == "year":
@@ -31,31 +45,37 @@ def baseline_solutions(inst: Instance, res: PlanResult) -> list[DaySolution]:
     else:
         days = build_days(base_case, inst.ref)
     base = build_instance(base_case, days=days)
-    fs = inst.first
-    e, p, c = fs.split(res.x)
-    x0 = np.concatenate([np.zeros_like(e), np.zeros_like(p), c])
-    return [solve_day(build_operation(base, day), x0) for day in base.days]
+    n_st = len(inst.ref.station_bus)
+    charger_mw = np.max([day.ev.fixed_p_mw.max(axis=1) for day in base.days], axis=0) if n_st else np.zeros(0)
+    x0 = np.concatenate([np.zeros(2 * inst.first.n_storage), charger_mw])
+    return Baseline([solve_day(build_operation(base, day), x0) for day in base.days], charger_mw)
 
 
-def economics(inst: Instance, res: PlanResult, baseline: list[DaySolution]) -> dict:
+def economics(inst: Instance, res: PlanResult, baseline: Baseline) -> dict:
     fs = inst.first
     k = fs.n_storage
-    plan, base = yearly(inst, res.solutions), yearly(inst, baseline)
+    plan, base = yearly(inst, res.solutions), yearly(inst, baseline.solutions)
     investment = {"storage_energy": float(fs.cost_x[:k] @ res.x[:k]),
                   "storage_power": float(fs.cost_x[k:2 * k] @ res.x[k:2 * k]),
                   "storage_sites": float(fs.cost_y @ res.y) if k else 0.0,
                   "chargers": float(fs.cost_x[2 * k:] @ res.x[2 * k:])}
-    benefits = {f"{part}_reduction": base["operation_eur"][part] - plan["operation_eur"][part] for part in PARTS}
+    base_chargers = float(fs.cost_x[2 * k:] @ baseline.charger_mw)
+    storage = investment["storage_energy"] + investment["storage_power"] + investment["storage_sites"]
+    benefits = {"avoided_charger_investment": base_chargers - investment["chargers"]}
+    benefits.update({f"{part}_reduction": base["operation_eur"][part] - plan["operation_eur"][part]
+                     for part in PARTS if part != "penalty"})
     benefits["deferred_upgrade"] = max(0.0, base["peak_import_mw"] - plan["peak_import_mw"]) \
         * inst.case.economics.upgrade_cost_eur_per_mw_year
-    total_investment = sum(investment.values())
+    penalty_difference = base["operation_eur"]["penalty"] - plan["operation_eur"]["penalty"]
     total_benefit = sum(benefits.values())
-    net = total_benefit - total_investment
+    net = total_benefit + penalty_difference - storage
     carbon_cut = (base["carbon_t_per_year"] - plan["carbon_t_per_year"]) / base["carbon_t_per_year"] \
         if base["carbon_t_per_year"] > 0 else 0.0
-    return {"currency": "EUR/year", "investment": investment, "investment_total": total_investment,
-            "benefits": benefits, "benefit_total": total_benefit, "net_benefit": net,
-            "return_on_investment": net / total_investment if total_investment > 0 else None,
+    return {"currency": "EUR/year", "investment": investment, "investment_total": sum(investment.values()),
+            "storage_investment": storage,
+            "baseline_investment": {"chargers": base_chargers},
+            "baseline_charger_mw": {str(b): float(c) for b, c in zip(fs.station_buses, baseline.charger_mw)},
+            "benefits": benefits, "benefit_total": total_benefit, "penalty_difference": penalty_difference,
+            "net_benefit": net, "return_on_investment": net / storage if storage > 0 else None,
             "carbon_reduction_percent": 100.0 * carbon_cut,
-            "baseline": base, "plan": plan,
-            "baseline_definition": "no storage, all EVs uncontrolled, planned charger capacity"}
+            "baseline": base, "plan": plan, "baseline_definition": BASELINE}
