@@ -86,6 +86,7 @@ class NetworkConfig:
     # without default_max_i_ka, branches with no rating: "error", or "unlimited" (no limit rows for them)
     unrated_branches: str = key("error", choices=("error", "unlimited"))
     substation_max_mva: float | None = key(None, gt=0)  # apparent-power limit at the root
+    max_export_mw: float | None = key(None, ge=0)       # active power the feeder may send upstream; none: no limit
     v_min_pu: float = key(0.9, gt=0)
     v_max_pu: float = key(1.1, gt=0)
     v_substation_pu: float = key(1.0, gt=0)

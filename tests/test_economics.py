@@ -95,3 +95,46 @@ def test_study_writes_one_row_per_share(tmp_path):
             "carbon_reduction_percent", "pv_utilisation"} <= set(table.columns)
     assert table.converged.all() and (out / "study.png").stat().st_size > 0
     assert main(["study", str(write_case(tmp_path)), "--controllable-share", "0.2,1.5"]) == 2
+
+
+def v2g_day(tmp_path, evening_eur_per_mwh: float):
+    """30 controllable V2G EVs (plugged in ≈ 17:00 → 07:30) on a lossless feeder; energy at 50 EUR/MWh except
+    17:00–22:00 (per clock hour; the day runs 12:00 → 12:00)."""
+    net = save_net(make_net([(0, 1), (1, 2)], {1: (0.2, 0.05), 2: (0.2, 0.05)}), tmp_path / "n.json")
+    prices = [50.0] * 17 + [evening_eur_per_mwh] * 5 + [50.0] * 2
+    data = base_case(net, time={"steps_per_day": 24, "horizon_start_h": 12},
+                     prices={"buy_eur_per_mwh": prices, "sell_eur_per_mwh": [0.0]},
+                     chargers={"max_capacity_mw": 1.0, "stations": [{"bus": 2, "evs": 30}]},
+                     ev={"controllable_share": 1.0, "v2g": True, "efficiency": 0.9, "target_soc": 0.9},
+                     scenarios={"source": "synthetic", "count": 1, "seed": 5})
+    inst = instance_of(data, tmp_path)
+    x = np.full(inst.first.n_x, 1.0)
+    day = inst.days[0]
+    return day, solve_day(build_operation(inst, day), x).dispatch, np.asarray(prices)
+
+
+def test_v2g_discharges_only_when_the_spread_pays_for_the_round_trip(tmp_path):
+    """η = 0.9 each way: 1 MWh bought at night returns 0.81 MWh, so discharging pays above 50 / 0.81 = 61.7."""
+    day, d, prices = v2g_day(tmp_path, evening_eur_per_mwh=300.0)
+    hours = day.clock_h.astype(int) % 24
+    sent = d["ev_discharge_mw"].sum(0)
+    assert sent.sum() * day.dt_h > 0.05                              # MWh to the grid on an evening peak
+    assert np.all(prices[hours[sent > 1e-4]] == 300.0)               # and only in the expensive hours
+    _, d, _ = v2g_day(tmp_path, evening_eur_per_mwh=60.0)            # a spread below the round-trip loss
+    assert d["ev_discharge_mw"].sum() * day.dt_h < 1e-4                # 0.1 kWh: interior-point residue
+
+
+def test_the_pv_case_baseline_curtails():
+    """scenarios/ieee33_pv.toml: more PV than the feeder uses at noon behind a 0.3 MW export limit."""
+    from pathlib import Path
+
+    from stochplan.config import load_case
+    from stochplan.instance import build_instance
+    from stochplan.result import yearly
+
+    inst = build_instance(load_case(Path(__file__).parents[1] / "scenarios" / "ieee33_pv.toml"))
+    empty = PlanResult("benders", np.zeros(inst.first.n_x), np.zeros(inst.first.n_storage), 0.0, [], 0, 0, 0,
+                       True, "gap")
+    baseline = yearly(inst, baseline_solutions(inst, empty).solutions)
+    assert 0.7 < baseline["pv_utilisation"] < 0.9
+    assert baseline["ev_unmet_mwh_per_year"] < 1e-3

@@ -110,7 +110,9 @@ def station_day_costs(tmp_path, **ev):
 
     net = make_net([(0, 1), (1, 2)], {1: (0.3, 0.1), 2: (0.3, 0.1)}, r_ohm=2.0, x_ohm=2.0)
     data = base_case(save_net(net, tmp_path / "net.json"), time={"steps_per_day": 24, "horizon_start_h": 12},
-                     prices={"buy_eur_per_mwh": list(np.random.default_rng(2).uniform(20, 200, 24)),
+                     # random prices per step, written per clock hour (24 values are clock hours; the day
+                     # starts at 12:00, so step t is hour t + 12)
+                     prices={"buy_eur_per_mwh": list(np.roll(np.random.default_rng(2).uniform(20, 200, 24), 12)),
                              "sell_eur_per_mwh": [0.0]},
                      model={"formulation": "socp", "capacity_floor": 0.0, "ev_unmet_cost_eur_per_mwh": 1000.0},
                      chargers={"max_capacity_mw": 1.0, "stations": [{"bus": 2, "evs": 10}]},

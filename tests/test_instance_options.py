@@ -148,3 +148,22 @@ def one_day_cost(source: str, bus, tmp_path) -> float:
                                                                "pv_scale": [0.0, 0.3, 0.8, 0.1]}]})
     inst = instance_of(data, tmp_path)
     return solve_day(build_operation(inst, inst.days[0]), np.array([1.5, 0.4])).cost_eur
+
+
+def test_export_limit_curtails_what_the_feeder_cannot_send_upstream(tmp_path):
+    """network.max_export_mw: 2 MW of PV against a 0.5 MW load; exports earn 30 EUR/MWh, so without a limit every
+    MWh leaves the feeder, with a 0.2 MW limit (LinDistFlow: lossless) 1.3 MW is curtailed."""
+    src = save_net(make_net([(0, 1)], {1: (0.5, 0.0)}), tmp_path / "n.json")
+    day = {"source": "explicit", "day": [{"weight": 1.0, "load_scale": [1.0], "pv_scale": [1.0]}]}
+    sections = dict(time={"steps_per_day": 1}, prices={"buy_eur_per_mwh": [50.0], "sell_eur_per_mwh": [30.0]},
+                    pv=[{"bus": 1, "capacity_mw": 2.0}], scenarios=day)
+    free = instance_of(base_case(src, **sections), tmp_path)
+    limited = instance_of(base_case(src, **sections, network={"source": src, "v_min_pu": 0.8, "v_max_pu": 1.2,
+                                                                "max_export_mw": 0.2}), tmp_path)
+    s_free = solve_day(build_operation(free, free.days[0]), np.zeros(0))
+    s_lim = solve_day(build_operation(limited, limited.days[0]), np.zeros(0))
+    assert s_free.dispatch["export_mw"][0] == pytest.approx(1.5, abs=1e-6)
+    assert s_lim.dispatch["export_mw"][0] == pytest.approx(0.2, abs=1e-6)
+    assert s_lim.dispatch["pv_mw"].sum() == pytest.approx(0.7, abs=1e-6)      # 2 MW available
+    with pytest.raises(InputError, match="network.max_export_mw: must be ≥ 0"):
+        instance_of(base_case(src, network={"source": src, "max_export_mw": -1.0}), tmp_path)

@@ -263,9 +263,11 @@ def constraint_limits(grid: GridVariables, ref):
 
 
 def constraint_substation(grid: GridVariables, ref):
-    """p_buy − p_sell = Σ_k P_0k;  (Σ P_0k)² + (Σ Q_0k)² ≤ S_0² (when limited)   [pu]."""
+    """p_buy − p_sell = Σ_k P_0k;  (Σ P_0k)² + (Σ Q_0k)² ≤ S_0² and p_sell ≤ export limit (when limited)   [pu]."""
     p0, q0 = ref.root_lines @ grid.P, ref.root_lines @ grid.Q
     cons = [grid.p_buy - grid.p_sell == p0]
+    if np.isfinite(ref.export_max_pu):
+        cons.append(grid.p_sell <= ref.export_max_pu)
     if np.isfinite(ref.s_sub_max_pu):
         cons.append(cp.SOC(np.full(p0.shape[0], ref.s_sub_max_pu), cp.vstack([p0, q0]), axis=0))
     return cons
@@ -469,6 +471,7 @@ def read_solution(model: DayModel) -> DaySolution:
         "storage_p_mw": _value(var.p_st) * base, "storage_q_mvar": _value(var.q_st) * base,
         "storage_e_mwh": _value(var.e) * base,
         "ev_p_mw": (_value(var.p_ev_ch) - _value(var.p_ev_dis) + _value(var.p_unc)) * base,
+        "ev_discharge_mw": _value(var.p_ev_dis) * base,                 # V2G, to the grid
         "ev_q_mvar": _value(var.q_ev) * base,
     }
     loading = var.form.loading(var, model.ref)

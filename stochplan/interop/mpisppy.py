@@ -190,7 +190,7 @@ def _grid(m, ref, day, opt) -> None:
     m.shed = pyo.Var(m.N, m.T, bounds=lambda _, n, t: (0.0, float(load_p[n, t])))
     m.p_pv = pyo.Var(m.U, m.T, bounds=lambda _, u, t: (0.0, float(avail[u, t])))
     m.p_buy = pyo.Var(m.T, bounds=(0, None))
-    m.p_sell = pyo.Var(m.T, bounds=(0, None))
+    m.p_sell = pyo.Var(m.T, bounds=(0, ref.export_max_pu if math.isfinite(ref.export_max_pu) else None))
     parent = ref.parent
     m.voltage_drop = pyo.Constraint(m.L, m.T, rule=lambda m, l, t: m.v[l + 1, t] == m.v[parent[l + 1], t] - 2 * (
         float(ref.r_pu[l]) * m.P[l, t] + float(ref.x_pu[l]) * m.Q[l, t]))

@@ -45,6 +45,7 @@ class Ref:
     pv_bus: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=int))           # (n_pv,) internal bus
     storage_bus: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=int))      # (K,) candidates
     station_bus: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=int))      # (n_st,) EV stations
+    export_max_pu: float = math.inf   # active power the feeder may send upstream; inf: none
 
     @property
     def n_bus(self) -> int:
@@ -121,7 +122,8 @@ def build_ref(net, cfg: NetworkConfig, name: str) -> Ref:
                v_sub_pu=cfg.v_substation_pu, load_p_pu=load_p, load_q_pu=load_q,
                vn_kv=np.array([vn[b] for b in order], dtype=float),
                branch_kind=tuple(r[0].split()[0] for r in rows),
-               branch_element=np.array([int(r[0].split()[1]) for r in rows], dtype=int))
+               branch_element=np.array([int(r[0].split()[1]) for r in rows], dtype=int),
+               export_max_pu=math.inf if cfg.max_export_mw is None else cfg.max_export_mw / cfg.base_mva)
 
 
 SOURCE = "network.source"     # the case field every feeder error names

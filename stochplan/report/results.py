@@ -92,16 +92,18 @@ def dispatch_tables(inst: Instance, res: PlanResult) -> dict[str, pd.DataFrame]:
                                   "load_mw": day.load_p_mw.sum(0), "shed_mw": d["shed_mw"].sum(0),
                                   "buy_eur_per_mwh": day.buy_eur_per_mwh,
                                   "carbon_t_per_mwh": day.carbon_t_per_mwh}))
-        for kind, idx, power, energy in (("storage", inst.ref.storage_bus, d["storage_p_mw"], d["storage_e_mwh"]),
-                                         ("ev_station", inst.ref.station_bus, d["ev_p_mw"], None)):
+        for kind, idx, power, energy, to_grid in (
+                ("storage", inst.ref.storage_bus, d["storage_p_mw"], d["storage_e_mwh"], None),
+                ("ev_station", inst.ref.station_bus, d["ev_p_mw"], None, d["ev_discharge_mw"])):
             for j, bus in enumerate(idx):
                 devices.append(pd.DataFrame({"day": day.day, "step": steps, "clock_h": day.clock_h, "kind": kind,
                                              "bus": int(ref.bus_ids[bus]), "p_mw": power[j],
-                                             "e_mwh": energy[j, 1:] if energy is not None else np.nan}))
+                                             "e_mwh": energy[j, 1:] if energy is not None else np.nan,
+                                             "v2g_mw": to_grid[j] if to_grid is not None else np.nan}))
         buses.append(pd.DataFrame({"day": day.day, "step": np.repeat(steps, ref.n_bus),
                                    "bus": np.tile(ref.bus_ids, day.steps), "v_pu": d["v_pu"].T.reshape(-1)}))
     return {"dispatch_grid.csv": pd.concat(grid), "dispatch_devices.csv": pd.concat(devices) if devices else
-            pd.DataFrame(columns=["day", "step", "clock_h", "kind", "bus", "p_mw", "e_mwh"]),
+            pd.DataFrame(columns=["day", "step", "clock_h", "kind", "bus", "p_mw", "e_mwh", "v2g_mw"]),
             "voltages.csv": pd.concat(buses)}
 
 

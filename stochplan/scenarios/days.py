@@ -47,14 +47,17 @@ class Day:
 
 
 def per_step(series: tuple[float, ...], clock_h: np.ndarray, field: str) -> np.ndarray:
-    """A case series given per clock hour (24 values), per step, or as one constant."""
+    """A case series given per clock hour (24 values, value h for 00:00–00:59 + h), per step (T ≠ 24 values,
+    from the first step of the horizon), or as one constant. 24 values are always clock hours, also when a day
+    has 24 steps: a horizon starting at noon then reads value 12 first (read per step before, a day from 12:00
+    got hour 0's price at noon: the tariff and carbon intensity ran 12 h shifted)."""
     values = np.asarray(series, dtype=float)
     if len(values) == 1:
         return np.full(len(clock_h), values[0])
-    if len(values) == len(clock_h):
-        return values
     if len(values) == 24:
         return values[np.floor(clock_h).astype(int) % 24]
+    if len(values) == len(clock_h):
+        return values
     raise InputError(field, f"has {len(values)} values; give 1, 24 (per clock hour) or {len(clock_h)} (per step)")
 
 
