@@ -56,8 +56,10 @@ def figures(doc: dict, out: Path, buy_eur_per_mwh: np.ndarray, efficiency: float
     ev["charge_mwh"] = (ev.p_mw + ev.v2g_mw.fillna(0.0)).clip(lower=0) * dt * ev.w
     ev["price"] = buy_eur_per_mwh[ev.clock_h.astype(int) % len(buy_eur_per_mwh)]
     by_hour = ev.groupby(ev.clock_h.astype(int)).v2g_mwh.sum()
-    hours = [f"{h:02d}h" for h, e in by_hour.items() if e > 0.05 * max(by_hour.max(), 1e-12)]
+    hours = [f"{h:02d}h" for h, e in by_hour.items() if e > 0.05 * by_hour.max()]
     v2g_total = float(ev.v2g_mwh.sum())
+    if v2g_total < 1e-3:                        # below 1 kWh a year: the interior-point solver's residue
+        v2g_total = 0.0
     peak = grid.groupby("day").pv_available_mw.transform("max")
     sunny = grid[(grid.pv_available_mw >= 0.5 * peak) & (peak > 0)][["day", "step"]]
     v_sunny = volts.merge(sunny, on=["day", "step"])
