@@ -134,7 +134,7 @@ def price(inst, x, y) -> float:
     return total
 
 
-def run_benders(case_path: Path, k: int | None) -> dict:
+def run_benders(case_path: Path) -> dict:
     with tempfile.TemporaryDirectory() as tmp:
         out = Path(tmp) / "out"
         cmd = [sys.executable, "-m", "stochplan", "plan", str(case_path), "--out", str(out), "-q"]
@@ -179,7 +179,7 @@ def main() -> None:
             elif method == "ph":
                 row = run_ph(inst, names, args.ph_iters, args.ph_rho)
             elif method == "benders":
-                row = run_benders(case_path, None)
+                row = run_benders(case_path)
             else:
                 raise SystemExit(f"unknown method '{method}'")
             if "sites" not in row:
