@@ -15,6 +15,7 @@ The stabilised steps of decomposition/stabilisation.py solve the same model with
 """
 from __future__ import annotations
 
+import logging
 import math
 
 import numpy as np
@@ -26,10 +27,14 @@ from ..errors import SolverError
 from ..result import DAYS_PER_YEAR
 from .investment import FirstStage
 
+log = logging.getLogger(__name__)
+
 # One thread: HiGHS's parallel parts reduce in a timing-dependent order, and a level step amplifies a last-bit
 # difference until two runs of the same case (or a run and its resume) end at different plans (seen at K = 60).
 MILP_OPTIONS = {"mip_rel_gap": 1e-9, "mip_abs_gap": 1e-6, "threads": 1}   # exact next to a 1e-4 Benders gap
-PROJECTION_OPTIONS = {"threads": 1}
+# HiGHS's active-set QP can cycle: on the default case (after the tariff fix) the level projection of iteration 11
+# ran for minutes without end; with this limit it stops after < 1 s, and the step falls back to the interior point.
+PROJECTION_OPTIONS = {"threads": 1, "qp_iteration_limit": 20000}
 INTERIOR_OPTIONS = {"solver": "ipm", "run_crossover": "off", "threads": 1}
 
 
@@ -106,7 +111,11 @@ class Master:
         m = self.model
         for i in m.X:
             m.center[i] = float(center[i])
-        return self._stabilised(y, level, m.projection, PROJECTION_OPTIONS, "level-set projection")
+        try:
+            return self._stabilised(y, level, m.projection, PROJECTION_OPTIONS, "level-set projection")
+        except SolverError as exc:           # a cycling QP (see PROJECTION_OPTIONS): any point of the set will do
+            log.warning("%s; this step takes the interior point of the level set instead", exc)
+            return self.interior(level, y)
 
     def interior(self, level: float, y: np.ndarray) -> np.ndarray:
         """Interior level-set step: an interior point of {model ≤ level, siting y} (IPM, no crossover)."""
