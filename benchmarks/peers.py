@@ -125,10 +125,7 @@ def price(inst, x, y) -> float:
     total = 0.0
     for day in inst.days:
         m = sp.day_model(inst, day)
-        for i in m.X:
-            m.x[i].fix(float(np.clip(x[i], 0.0, inst.first.x_max[i])))
-        for i in m.K:
-            m.y[i].fix(float(y[i]))
+        sp.fix_first_stage(m, x, y)
         sp.solve_highs(m)
         total += day.weight * pyo.value(m.objective)
     return total

@@ -37,10 +37,7 @@ def test_pyomo_day_equals_the_cvxpy_day_at_a_plan(tmp_path, v2g):
     x[-1] = 0.08                                  # 80 kW of chargers: some EV energy is left undelivered
     for day in inst.days:
         m = sp.day_model(inst, day)
-        for i in m.X:
-            m.x[i].fix(x[i])
-        for i in m.K:
-            m.y[i].fix(y[i])
+        sp.fix_first_stage(m, x, y)
         sp.solve_highs(m)
         cvxpy_day = solve_day(build_operation(inst, day), x)
         assert cvxpy_day.parts_eur["penalty"] > 1.0          # the EV part of the model is exercised

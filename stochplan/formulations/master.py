@@ -38,35 +38,45 @@ PROJECTION_OPTIONS = {"threads": 1, "qp_iteration_limit": 20000}
 INTERIOR_OPTIONS = {"solver": "ipm", "run_crossover": "off", "threads": 1}
 
 
+def first_stage_variables(m, fs: FirstStage) -> None:
+    """x = [E, P, C] within [0, x̄] and the site binaries y (continuous in [0, 1] unless binary siting; fixed
+    with fixed siting) on the Pyomo model `m` (the master here, a scenario in interop/mpisppy.py)."""
+    m.X = pyo.RangeSet(0, fs.n_x - 1)
+    m.K = pyo.RangeSet(0, fs.n_storage - 1)
+    m.x = pyo.Var(m.X, bounds=lambda _, i: (0.0, float(fs.x_max[i])))
+    m.y = pyo.Var(m.K, domain=pyo.Binary if fs.siting == "binary" else pyo.UnitInterval)
+    if fs.siting == "fixed":
+        for i in m.K:
+            m.y[i].fix(float(fs.fixed_y[i]))
+
+
+def first_stage_rows(m, fs: FirstStage) -> None:
+    """The first stage's rows (module docstring) and its annualised cost `m.investment` [EUR/year]."""
+    k = fs.n_storage
+    m.energy_site = pyo.Constraint(m.K, rule=lambda m, i: m.x[i] <= fs.x_max[i] * m.y[i])
+    m.power_site = pyo.Constraint(m.K, rule=lambda m, i: m.x[k + i] <= fs.x_max[k + i] * m.y[i])
+    m.min_duration = pyo.Constraint(m.K, rule=lambda m, i: m.x[i] >= fs.min_duration_h * m.x[k + i])
+    m.max_duration = pyo.Constraint(m.K, rule=lambda m, i: m.x[i] <= fs.max_duration_h * m.x[k + i])
+    if k and fs.max_sites < k:
+        m.sites = pyo.Constraint(expr=sum(m.y[i] for i in m.K) <= fs.max_sites)
+    if math.isfinite(fs.budget_eur):
+        m.budget = pyo.Constraint(expr=sum(fs.capex_x[i] * m.x[i] for i in m.X)
+                                  + sum(fs.capex_y[i] * m.y[i] for i in m.K) <= fs.budget_eur)
+    m.investment = pyo.Expression(expr=sum(fs.cost_x[i] * m.x[i] for i in m.X)
+                                  + sum(fs.cost_y[i] * m.y[i] for i in m.K))
+
+
 class Master:
     def __init__(self, fs: FirstStage, weights: np.ndarray, multicut: bool = True):
         self.fs, self.weights, self.multicut = fs, np.asarray(weights, dtype=float), multicut
         self.n_cuts = 0
         self.integer = fs.siting == "binary"
         m = self.model = pyo.ConcreteModel("master")
-        k = fs.n_storage
-        m.X = pyo.RangeSet(0, fs.n_x - 1)
-        m.K = pyo.RangeSet(0, k - 1)
+        first_stage_variables(m, fs)
         m.S = pyo.RangeSet(0, (len(self.weights) if multicut else 1) - 1)
-        m.x = pyo.Var(m.X, bounds=lambda _, i: (0.0, float(fs.x_max[i])))
-        m.y = pyo.Var(m.K, domain=pyo.Binary if fs.siting == "binary" else pyo.UnitInterval)
-        if fs.siting == "fixed":
-            for i in m.K:
-                m.y[i].fix(float(fs.fixed_y[i]))
         m.theta = pyo.Var(m.S)
-
-        m.energy_site = pyo.Constraint(m.K, rule=lambda m, i: m.x[i] <= fs.x_max[i] * m.y[i])
-        m.power_site = pyo.Constraint(m.K, rule=lambda m, i: m.x[k + i] <= fs.x_max[k + i] * m.y[i])
-        m.min_duration = pyo.Constraint(m.K, rule=lambda m, i: m.x[i] >= fs.min_duration_h * m.x[k + i])
-        m.max_duration = pyo.Constraint(m.K, rule=lambda m, i: m.x[i] <= fs.max_duration_h * m.x[k + i])
-        if k and fs.max_sites < k:
-            m.sites = pyo.Constraint(expr=sum(m.y[i] for i in m.K) <= fs.max_sites)
-        if math.isfinite(fs.budget_eur):
-            m.budget = pyo.Constraint(expr=sum(fs.capex_x[i] * m.x[i] for i in m.X)
-                                      + sum(fs.capex_y[i] * m.y[i] for i in m.K) <= fs.budget_eur)
+        first_stage_rows(m, fs)
         theta_weights = self.weights if multicut else np.ones(1)
-        m.investment = pyo.Expression(expr=sum(fs.cost_x[i] * m.x[i] for i in m.X)
-                                      + sum(fs.cost_y[i] * m.y[i] for i in m.K))
         m.objective = pyo.Objective(expr=m.investment + DAYS_PER_YEAR * sum(
             theta_weights[s] * m.theta[s] for s in m.S))
         m.level_rhs = pyo.Param(mutable=True, initialize=0.0)

@@ -33,6 +33,7 @@ import numpy as np
 import pyomo.environ as pyo
 
 from ..errors import InputError
+from ..formulations.master import first_stage_rows, first_stage_variables
 from ..result import DAYS_PER_YEAR
 
 SCENARIO = "day"          # scenario names: day0, day1, … in the order of the instance's days
@@ -83,7 +84,7 @@ def scenario_creator(scenario_name: str, case: str | None = None, k: int | None 
                                           f"{len(inst.days) - 1}")
     day = inst.days[int(match.group(1))]
     model = day_model(inst, day)
-    sputils.attach_root_node(model, model.first_stage_cost, [model.y, model.x])
+    sputils.attach_root_node(model, model.investment, [model.y, model.x])
     model._mpisppy_probability = day.weight
     return model
 
@@ -134,39 +135,15 @@ def day_model(inst, day) -> pyo.ConcreteModel:
     model; objective in EUR/year]."""
     check_supported(inst)
     m = pyo.ConcreteModel(f"day{day.day}")
-    _first_stage(m, inst.first)
+    first_stage_variables(m, inst.first)
+    first_stage_rows(m, inst.first)
     _grid(m, inst.ref, day, inst.options)
     _storage(m, inst, day)
     _ev_stations(m, inst, day)
     _balance(m, inst.ref, day, inst.options)
     m.day_cost = pyo.Expression(expr=_day_cost(m, inst, day))          # EUR per day
-    m.objective = pyo.Objective(expr=m.first_stage_cost + DAYS_PER_YEAR * m.day_cost)
+    m.objective = pyo.Objective(expr=m.investment + DAYS_PER_YEAR * m.day_cost)
     return m
-
-
-def _first_stage(m, fs) -> None:
-    """x = [E, P, C] within [0, x̄], y binary, and the master's rows (formulations/master.py)."""
-    k = fs.n_storage
-    m.X = pyo.RangeSet(0, fs.n_x - 1)
-    m.K = pyo.RangeSet(0, k - 1)
-    m.x = pyo.Var(m.X, bounds=lambda _, i: (0.0, float(fs.x_max[i])))
-    m.y = pyo.Var(m.K, domain=pyo.Binary)
-    if fs.siting == "fixed":
-        for i in m.K:
-            m.y[i].fix(float(fs.fixed_y[i]))
-    elif fs.siting == "relaxed":
-        m.y.domain = pyo.UnitInterval
-    m.energy_site = pyo.Constraint(m.K, rule=lambda m, i: m.x[i] <= fs.x_max[i] * m.y[i])
-    m.power_site = pyo.Constraint(m.K, rule=lambda m, i: m.x[k + i] <= fs.x_max[k + i] * m.y[i])
-    m.min_duration = pyo.Constraint(m.K, rule=lambda m, i: m.x[i] >= fs.min_duration_h * m.x[k + i])
-    m.max_duration = pyo.Constraint(m.K, rule=lambda m, i: m.x[i] <= fs.max_duration_h * m.x[k + i])
-    if k and fs.max_sites < k:
-        m.sites = pyo.Constraint(expr=sum(m.y[i] for i in m.K) <= fs.max_sites)
-    if math.isfinite(fs.budget_eur):
-        m.budget = pyo.Constraint(expr=sum(fs.capex_x[i] * m.x[i] for i in m.X)
-                                  + sum(fs.capex_y[i] * m.y[i] for i in m.K) <= fs.budget_eur)
-    m.first_stage_cost = pyo.Expression(expr=sum(float(fs.cost_x[i]) * m.x[i] for i in m.X)
-                                        + sum(float(fs.cost_y[i]) * m.y[i] for i in m.K))
 
 
 def _capacity_pu(m, inst, i: int):
@@ -299,6 +276,14 @@ def _day_cost(m, inst, day):
         penalty += base * opt.ev_unmet_cost_eur_per_mwh * (
             sum(m.ev_short[s] for s in m.S) + dt * sum(float(fixed[s, t]) - m.p_unc[s, t] for s in m.S for t in m.T))
     return energy + carbon + penalty
+
+
+def fix_first_stage(model, x: np.ndarray, y: np.ndarray) -> None:
+    """Fix a scenario's first stage at a plan (x clipped to its bounds), e.g. to price the plan day by day."""
+    for i in model.X:
+        model.x[i].fix(float(np.clip(x[i], 0.0, model.x[i].ub)))
+    for i in model.K:
+        model.y[i].fix(float(y[i]))
 
 
 def first_stage_values(model) -> tuple[np.ndarray, np.ndarray]:
