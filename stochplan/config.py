@@ -91,6 +91,9 @@ class NetworkConfig:
     v_max_pu: float = key(1.1, gt=0)
     v_substation_pu: float = key(1.0, gt=0)
     load_scale: float = key(1.0, ge=0)        # multiplies the feeder's own loads (peak values)
+    # "feeder": the feeder's line charging, transformer magnetising branches and shunt elements are modelled
+    # (network/ref.py: _shunts); "none": ignored (as in the DistFlow papers that drop them)
+    shunts: str = key("feeder", choices=("feeder", "none"))
     loads: tuple[NodalLoad, ...] = key((), reader=_tables_of(NodalLoad))   # replace the feeder's loads
 
 

@@ -85,7 +85,7 @@ class DistFlowSOCP:
 
     def relaxation_gap(self, grid, ref) -> float:
         """max over branches and steps of v_i ℓ_ij − P² − Q² at the solution [pu²]."""
-        v_par = grid.v.value[ref.parent[1:]]
+        v_par = ref.line_parent @ grid.v.value
         return float(np.max(v_par * grid.l.value - grid.P.value ** 2 - grid.Q.value ** 2, initial=0.0))
 
     def loading(self, grid, ref):
@@ -233,10 +233,21 @@ def constraint_copy(z, x_src, r=None):
     return z == (x_src if r is None else x_src + r)
 
 
+def shunt_consumption(grid: GridVariables, ref):
+    """(g_j v_j, −b_j v_j): what bus j's shunts consume (line charging, magnetising branches) [pu]; (0, 0)
+    without shunts. Linear in v = |V|², so exact in DistFlow and LinDistFlow alike."""
+    if ref.shunt_g_pu is None:
+        return 0.0, 0.0
+    return cp.multiply(ref.shunt_g_pu[:, None], grid.v), cp.multiply(-ref.shunt_b_pu[:, None], grid.v)
+
+
 def constraint_power_balance(grid: GridVariables, ref, p_net, q_net):
-    """P_ij − r_ij ℓ_ij − Σ_k P_jk = p_j,  Q_ij − x_ij ℓ_ij − Σ_k Q_jk = q_j   (p, q: net consumption) [pu];
-    LinDistFlow without the loss terms."""
+    """P_ij − r_ij ℓ_ij − Σ_k P_jk = p_j + g_j v_j,  Q_ij − x_ij ℓ_ij − Σ_k Q_jk = q_j − b_j v_j
+    (p, q: net consumption; g, b: shunts) [pu]; LinDistFlow without the loss terms."""
     loss_p, loss_q = grid.form.series_losses(grid, ref)
+    shunt_p, shunt_q = shunt_consumption(grid, ref)
+    if ref.shunt_g_pu is not None:
+        p_net, q_net = p_net + shunt_p, q_net + shunt_q
     return [grid.P - loss_p - ref.child_lines @ grid.P == p_net[1:],
             grid.Q - loss_q - ref.child_lines @ grid.Q == q_net[1:]]
 
@@ -263,8 +274,12 @@ def constraint_limits(grid: GridVariables, ref):
 
 
 def constraint_substation(grid: GridVariables, ref):
-    """p_buy − p_sell = Σ_k P_0k;  (Σ P_0k)² + (Σ Q_0k)² ≤ S_0² and p_sell ≤ export limit (when limited)   [pu]."""
+    """p_buy − p_sell = p_0 := Σ_k P_0k + g_0 v_0;  p_0² + q_0² ≤ S_0² (q_0 := Σ_k Q_0k − b_0 v_0) and
+    p_sell ≤ export limit (when limited)   [pu]."""
     p0, q0 = ref.root_lines @ grid.P, ref.root_lines @ grid.Q
+    if ref.shunt_g_pu is not None:
+        shunt_p, shunt_q = shunt_consumption(grid, ref)
+        p0, q0 = p0 + shunt_p[0], q0 + shunt_q[0]
     cons = [grid.p_buy - grid.p_sell == p0]
     if np.isfinite(ref.export_max_pu):
         cons.append(grid.p_sell <= ref.export_max_pu)

@@ -6,7 +6,7 @@ Each scenario is the day's operation as a Pyomo model, built from the same `Ref`
 options as the cvxpy day model (formulations/operation.py), never from the raw tables again:
 
     min  cᵀx + c_yᵀy + 365 · cost_s(x)          [EUR/year; cost_s as objective_terms: energy, carbon, penalty]
-    LinDistFlow:  P_l − Σ_children P = p_j,  Q_l − Σ_children Q = q_j,  v_j = v_i − 2(r P + x Q),
+    LinDistFlow:  P_l − Σ_children P = p_j + g_j v_j,  Q_l − Σ_children Q = q_j − b_j v_j,  v_j = v_i/τ² − 2(r P + x Q),
                   v_0 = v_sub²,  v_min² ≤ v ≤ v_max²  (no line or substation limits: unrated feeders only)
     storage (efficiency model, active power only):  e_{t+1} = e_t + Δt (η_c p_ch − p_dis/η_d),  e_T = e_0,
                   soc_min E ≤ e ≤ soc_max E,  p_ch, p_dis ≤ P,  |p_ch − p_dis| ≤ P
@@ -169,15 +169,19 @@ def _grid(m, ref, day, opt) -> None:
     m.p_buy = pyo.Var(m.T, bounds=(0, None))
     m.p_sell = pyo.Var(m.T, bounds=(0, ref.export_max_pu if math.isfinite(ref.export_max_pu) else None))
     parent = ref.parent
-    m.voltage_drop = pyo.Constraint(m.L, m.T, rule=lambda m, l, t: m.v[l + 1, t] == m.v[parent[l + 1], t] - 2 * (
-        float(ref.r_pu[l]) * m.P[l, t] + float(ref.x_pu[l]) * m.Q[l, t]))
+    inv_ratio2 = np.ones(ref.n_line) if ref.ratio is None else 1.0 / ref.ratio ** 2   # v_i / τ² (Ref.line_parent)
+    m.voltage_drop = pyo.Constraint(m.L, m.T, rule=lambda m, l, t: m.v[l + 1, t] == float(inv_ratio2[l])
+                                    * m.v[parent[l + 1], t] - 2 * (float(ref.r_pu[l]) * m.P[l, t]
+                                                                   + float(ref.x_pu[l]) * m.Q[l, t]))
     m.v_substation = pyo.Constraint(m.T, rule=lambda m, t: m.v[0, t] == ref.v_sub_pu ** 2)
     for n in range(1, ref.n_bus):
         for t in range(steps):
             m.v[n, t].setlb(ref.v_min_pu ** 2)
             m.v[n, t].setub(ref.v_max_pu ** 2)
     roots = np.flatnonzero(ref.parent[1:] == 0)
-    m.substation = pyo.Constraint(m.T, rule=lambda m, t: m.p_buy[t] - m.p_sell[t] == sum(m.P[l, t] for l in roots))
+    g, b = _shunts(ref)
+    m.substation = pyo.Constraint(m.T, rule=lambda m, t: m.p_buy[t] - m.p_sell[t] == sum(m.P[l, t] for l in roots)
+                                  + float(g[0]) * m.v[0, t])
 
 
 def _storage(m, inst, day) -> None:
@@ -249,10 +253,18 @@ def _balance(m, ref, day, opt) -> None:
     def net_q(m, j, t):
         return float(load_q[j, t]) - (float(pq[j, t]) * m.shed[j, t] if opt.load_shed == "power_factor" else 0)
 
+    g, b = _shunts(ref)
     m.balance_p = pyo.Constraint(m.L, m.T, rule=lambda m, l, t: m.P[l, t] - sum(m.P[c, t] for c in children[l + 1])
-                                 == net_p(m, l + 1, t))
+                                 == net_p(m, l + 1, t) + float(g[l + 1]) * m.v[l + 1, t])
     m.balance_q = pyo.Constraint(m.L, m.T, rule=lambda m, l, t: m.Q[l, t] - sum(m.Q[c, t] for c in children[l + 1])
-                                 == net_q(m, l + 1, t))
+                                 == net_q(m, l + 1, t) - float(b[l + 1]) * m.v[l + 1, t])
+
+
+def _shunts(ref) -> tuple[np.ndarray, np.ndarray]:
+    """(N,) shunt conductance and susceptance (zeros without shunts): the bus consumes g v and −b v."""
+    if ref.shunt_g_pu is None:
+        return np.zeros(ref.n_bus), np.zeros(ref.n_bus)
+    return ref.shunt_g_pu, ref.shunt_b_pu
 
 
 def _at(buses: np.ndarray, n_bus: int) -> list[list[int]]:

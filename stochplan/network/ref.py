@@ -46,6 +46,11 @@ class Ref:
     storage_bus: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=int))      # (K,) candidates
     station_bus: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=int))      # (n_st,) EV stations
     export_max_pu: float = math.inf   # active power the feeder may send upstream; inf: none
+    # Shunt admittance at each bus at 1 pu on the system base (line charging, transformer magnetising branches,
+    # shunt elements): the bus consumes g v and −b v with v = |V|² (exact in DistFlow: linear in v).
+    shunt_g_pu: np.ndarray | None = None    # (N,) conductance; None: no shunts
+    shunt_b_pu: np.ndarray | None = None    # (N,) susceptance (capacitive > 0)
+    ratio: np.ndarray | None = None         # (L,) off-nominal ratio τ of each branch (1 for lines); None: all 1
 
     @property
     def n_bus(self) -> int:
@@ -88,9 +93,10 @@ class Ref:
 
     @cached_property
     def line_parent(self) -> sp.csr_matrix:
-        """(L×N): picks the sending-end (parent) bus of each branch."""
-        return sp.csr_matrix((np.ones(self.n_line), (np.arange(self.n_line), self.parent[1:])),
-                             shape=(self.n_line, self.n_bus))
+        """(L×N): the sending-end voltage each branch's series impedance sees, v_i / τ² (a transformer's ideal
+        ratio at its sending end, as in MATPOWER's branch model; τ = 1 for lines)."""
+        weight = np.ones(self.n_line) if self.ratio is None else 1.0 / self.ratio ** 2
+        return sp.csr_matrix((weight, (np.arange(self.n_line), self.parent[1:])), shape=(self.n_line, self.n_bus))
 
     @cached_property
     def root_lines(self) -> np.ndarray:
@@ -114,6 +120,8 @@ def build_ref(net, cfg: NetworkConfig, name: str) -> Ref:
     root_rating = i_max[[parent_of[b] == root for b in order[1:]]].sum()
     s_sub = cfg.substation_max_mva / cfg.base_mva if cfg.substation_max_mva else root_rating
     load_p, load_q = _loads(net, internal, cfg)
+    ratio = np.array([r[6] for r in rows])
+    g, b = _shunts(net, internal, cfg.base_mva) if cfg.shunts == "feeder" else (np.zeros(len(order)),) * 2
     return Ref(name=name, base_mva=cfg.base_mva, bus_ids=np.array(order),
                parent=np.array([-1] + [internal[parent_of[b]] for b in order[1:]]),
                branch_names=tuple(r[0] for r in rows),
@@ -123,14 +131,17 @@ def build_ref(net, cfg: NetworkConfig, name: str) -> Ref:
                vn_kv=np.array([vn[b] for b in order], dtype=float),
                branch_kind=tuple(r[0].split()[0] for r in rows),
                branch_element=np.array([int(r[0].split()[1]) for r in rows], dtype=int),
-               export_max_pu=math.inf if cfg.max_export_mw is None else cfg.max_export_mw / cfg.base_mva)
+               export_max_pu=math.inf if cfg.max_export_mw is None else cfg.max_export_mw / cfg.base_mva,
+               shunt_g_pu=g if g.any() or b.any() else None, shunt_b_pu=b if g.any() or b.any() else None,
+               ratio=ratio if np.any(ratio != 1.0) else None)
 
 
 SOURCE = "network.source"     # the case field every feeder error names
 
 
 def _branches(net, base: float, buses) -> list[tuple]:
-    """In-service lines and transformers behind closed switches: (name, from, to, r_pu, x_pu, i_max_pu or None)."""
+    """In-service lines and transformers behind closed switches:
+    (name, from, to, r_pu, x_pu, i_max_pu or None, off-nominal ratio τ)."""
     vn, switches = net.bus.vn_kv, net.switch      # closed bus-bus switches were fused by load_net
 
     def opened(kind: str, idx: int) -> bool:
@@ -148,24 +159,90 @@ def _branches(net, base: float, buses) -> list[tuple]:
         rating = None if row.max_i_ka >= UNLIMITED_KA else row.max_i_ka * par * row.df * vn[row.from_bus] * math.sqrt(3) / base
         branches.append((f"line {idx}", int(row.from_bus), int(row.to_bus),
                          row.r_ohm_per_km * row.length_km / par / z_base,
-                         row.x_ohm_per_km * row.length_km / par / z_base, rating))
+                         row.x_ohm_per_km * row.length_km / par / z_base, rating, 1.0))
     for idx, row in net.trafo.iterrows():
         if not row.in_service or opened("t", idx):
             continue
-        # Series impedance from the short-circuit voltages on the system base; taps and magnetising branch
-        # are ignored (DistFlow has no shunt branch, and nominal ratios equal the bus voltages in our cases).
+        # Series impedance from the short-circuit voltages on the system base, behind the ideal ratio at the
+        # hv side; the magnetising branch is a shunt at the hv bus (_shunts); the phase shift leaves magnitudes.
         z = row.vk_percent / 100 * base / (row.sn_mva * row.parallel)
         r = row.vkr_percent / 100 * base / (row.sn_mva * row.parallel)
         branches.append((f"trafo {idx}", int(row.hv_bus), int(row.lv_bus), r, math.sqrt(max(z * z - r * r, 0.0)),
-                         row.sn_mva * row.parallel * row.df / base))
+                         row.sn_mva * row.parallel * row.df / base, _ratio(row, vn)))
     if len(net.get("impedance", [])) and net.impedance.in_service.any():
         raise InputError(SOURCE, "impedance elements are not supported; model them as lines")
-    for name_, f, t, r, x, _ in branches:
+    for name_, f, t, r, x, *_ in branches:
         if f not in buses or t not in buses:
             raise InputError(SOURCE, f"{name_} connects an out-of-service bus ({f}–{t}); take it out of service too")
         if not (r > 0 and x > 0):
             raise InputError(SOURCE, f"{name_} has non-positive impedance (r={r:.3g}, x={x:.3g} pu); give r and x > 0")
     return branches
+
+
+def _ratio(trafo, vn) -> float:
+    """Off-nominal ratio τ = (V_hv,rated / V_hv,bus) / (V_lv,rated / V_lv,bus), the tap applied on its side as
+    pandapower 3 does: only a "Ratio" or "Symmetrical" tap changer without a characteristic table moves the
+    magnitude, |1 + n Δu e^{jθ}| for n steps off neutral of Δu (tap_step_percent) and θ (tap_step_degree)."""
+    hv, lv = trafo.vn_hv_kv / vn[trafo.hv_bus], trafo.vn_lv_kv / vn[trafo.lv_bus]
+    if trafo.get("tap_dependency_table") is True or _given(trafo.get("tap2_changer_type")):
+        raise InputError(SOURCE, f"trafo {trafo.name} has a tap characteristic table or a second tap changer, "
+                                 "which stochplan does not model; give it a plain Ratio tap changer")
+    steps = trafo.get("tap_pos", math.nan) - trafo.get("tap_neutral", math.nan)
+    if trafo.get("tap_changer_type") in ("Ratio", "Symmetrical") and math.isfinite(steps):
+        du = steps * _number(trafo.get("tap_step_percent")) / 100
+        angle = math.radians(_number(trafo.get("tap_step_degree")))
+        factor = math.hypot(1 + du * math.cos(angle), du * math.sin(angle))
+        if trafo.get("tap_side") == "lv":
+            lv *= factor
+        else:
+            hv *= factor
+    return float(hv / lv)
+
+
+def _given(value) -> bool:
+    return value is not None and not (isinstance(value, float) and math.isnan(value)) and value != ""
+
+
+def _number(value) -> float:
+    """A table value as a number, missing (None/NaN) as 0."""
+    return 0.0 if value is None or not math.isfinite(float(value)) else float(value)
+
+
+def _shunts(net, internal: dict[int, int], base: float) -> tuple[np.ndarray, np.ndarray]:
+    """(N,) shunt conductance and susceptance per internal bus at 1 pu on the system base [pu]:
+    - line charging, π model: half of (g + j 2π f c) · length · parallel at each end, · V_n² / S_base (all of it
+      at the closed end of a line with an open switch);
+    - transformer magnetising branch at its hv bus, behind the ratio: g = p_Fe / S_base / τ², |y| = i0 % · S_n /
+      S_base / τ², b = −√(|y|² − g²) (inductive), times `parallel`;
+    - shunt elements: g = p · step / S_base, b = −q · step / S_base (pandapower's q > 0 consumes).
+    """
+    n = len(internal)
+    g, b = np.zeros(n), np.zeros(n)
+    vn, omega = net.bus.vn_kv, 2 * math.pi * float(net.get("f_hz", 50.0) or 50.0)
+    sw = net.switch
+    open_ends = {} if not len(sw) else sw[(sw.et == "l") & ~sw.closed.astype(bool)].groupby("element").bus.apply(set)
+    for idx, row in net.line[net.line.in_service.astype(bool)].iterrows():
+        ends = [bus for bus in (row.from_bus, row.to_bus) if bus in internal and bus not in open_ends.get(idx, ())]
+        per_end = row.length_km * row.parallel / len(ends) * vn[row.from_bus] ** 2 / base if ends else 0.0
+        for bus in ends:        # a line open at one end is charged from the other (its open end behind r + jx)
+            g[internal[bus]] += row.get("g_us_per_km", 0.0) * 1e-6 * per_end
+            b[internal[bus]] += omega * row.c_nf_per_km * 1e-9 * per_end
+    for _, row in net.trafo[net.trafo.in_service.astype(bool)].iterrows():
+        if row.hv_bus not in internal:
+            continue
+        seen = 1 / _ratio(row, vn) ** 2       # the branch sits behind the ideal ratio: it sees v_hv / τ²
+        g_m = row.pfe_kw / 1000 * row.parallel / base * seen
+        y_m = row.i0_percent / 100 * row.sn_mva * row.parallel / base * seen
+        g[internal[row.hv_bus]] += g_m
+        b[internal[row.hv_bus]] -= math.sqrt(max(y_m * y_m - g_m * g_m, 0.0))
+    for _, row in net.shunt[net.shunt.in_service.astype(bool)].iterrows() if len(net.get("shunt", [])) else ():
+        if row.bus in internal:
+            g[internal[row.bus]] += row.p_mw * row.step / base
+            b[internal[row.bus]] -= row.q_mvar * row.step / base
+    if not (np.isfinite(g).all() and np.isfinite(b).all()):
+        raise InputError(SOURCE, "a line, transformer or shunt has a NaN shunt parameter (c_nf_per_km, pfe_kw, "
+                                 "i0_percent, p_mw, q_mvar); fill it in or set network.shunts = \"none\"")
+    return g, b
 
 
 def _radial_order(root: int, buses, branches: list[tuple]):
