@@ -234,9 +234,11 @@ def _plan(args, comm, ctx: _Context) -> int:
                  res.timings["siting"], res.timings["total_s"])
     else:
         from .decomposition import solve_benders
+        from .workflows.validation import DayCheck
         res = solve_benders(inst, tol=args.tol, max_iter=args.max_iter, time_limit_s=args.time_limit,
                             checkpoint_dir=out.path if out else None, resume=saved, stop_after=args.stop_after,
-                            fingerprint=fingerprint, comm=comm)
+                            fingerprint=fingerprint, comm=comm,
+                            check_day=None if args.no_validate else DayCheck(inst))   # each rank its own days
         if comm.rank != 0:
             return res                       # the exit code rank 0 chose
         if res.stop_reason == "stop_after":
@@ -252,9 +254,12 @@ def _finish_plan(inst, res, out: OutputDir, out_path: Path, no_validate: bool) -
 
     validation = None
     if not no_validate:
+        import pandas as pd
+
         from .report.validation import summary
-        from .workflows.validation import validate_plan
-        validation = validate_plan(inst, res.solutions)
+        from .workflows.validation import COLUMNS, validate_plan
+        validation = validate_plan(inst, res.solutions) if res.day_checks is None else pd.DataFrame(
+            [row for rows in res.day_checks for row in rows], columns=COLUMNS)
         _log_validation(summary(validation))
     interrupts.check()
     from .workflows.economics import baseline_solutions, economics
@@ -415,7 +420,7 @@ def _evaluate(args, comm, ctx: _Context) -> int:
     from .instance import build_instance
     from .network import build_ref, load_net
     from .report.evaluation import write_evaluation
-    from .scenarios import year_of_days
+    from .scenarios import days_of_year
     from .workflows.evaluation import evaluate_year, plan_vector, read_plan
 
     case = _year_case(args)
@@ -423,7 +428,7 @@ def _evaluate(args, comm, ctx: _Context) -> int:
     if comm.rank == 0:
         outdir.check(_out_path(args, case, "-evaluate"))
     ref = build_ref(load_net(case.network.source), case.network, case.name)
-    inst = build_instance(case, days=year_of_days(case, ref).days)
+    inst = build_instance(case, days=days_of_year(case, ref))
     plan = plan_vector(inst, doc)                     # the plan's buses against this case, before any solve
     interrupts.check()
     out = _claim(ctx, args, case, "-evaluate") if comm.rank == 0 else None

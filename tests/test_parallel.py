@@ -108,6 +108,10 @@ def test_one_and_two_ranks_give_the_same_run(case, serial_run):
     cols = ["iteration", "lower_bound", "upper_bound", "gap"]
     pd.testing.assert_frame_equal(conv1[cols], conv2[cols])
     assert sorted(p.name for p in out.iterdir()) == sorted(p.name for p in serial_run.iterdir())
+    # the AC check ran on the rank that owns each day, and gathered in day order it is the serial one
+    ac1, ac2 = pd.read_csv(serial_run / "validation.csv"), pd.read_csv(out / "validation.csv")
+    assert len(ac1) == 5 * 8 and ac1.converged.all()          # 5 days × 8 steps
+    pd.testing.assert_frame_equal(ac1, ac2, rtol=1e-9)
 
 
 def test_stop_resume_reaches_the_same_optimum(case, serial_run):

@@ -254,17 +254,19 @@ def solve_benders(inst: Instance, tol: float | None = None, max_iter: int | None
                   time_limit_s: float | None = None, multicut: bool | None = None,
                   lp_phase: bool | None = None, stabilisation: str | None = None,
                   checkpoint_dir: Path | None = None, resume: LoopState | None = None,
-                  stop_after: int | None = None, fingerprint: dict | None = None, comm=None) -> PlanResult | int:
+                  stop_after: int | None = None, fingerprint: dict | None = None, comm=None,
+                  check_day=None) -> PlanResult | int:
     """Rank 0: run Benders and → PlanResult. Other ranks: serve day solves and → the exit code.
 
     `resume` is the state of a checkpoint (`resume_state`; its fingerprint already compared with
     `fingerprint`, which is saved in every new checkpoint). SIGINT/SIGTERM during the loop let the iteration
     finish and its checkpoint be written; then `interrupts.Interrupted` is raised. A checkpoint of a run that
-    converged resumes without another iteration."""
+    converged resumes without another iteration. `check_day(d, solution)` runs on the rank that owns day d at
+    the final plan (the AC check; see DayEvaluator); its results come back in `PlanResult.day_checks`."""
     cfg = inst.case.benders
     pick = lambda value, default: default if value is None else value  # noqa: E731
     comm = comm or get_comm()
-    evaluator = DayEvaluator(inst, comm)
+    evaluator = DayEvaluator(inst, comm, check_day=check_day)
     if comm.rank != 0:
         return evaluator.serve()
 
@@ -309,6 +311,7 @@ def solve_benders(inst: Instance, tol: float | None = None, max_iter: int | None
     return PlanResult(method="benders", x=s.best_x, y=s.best_y, investment_eur=inst.first.annual_cost(s.best_x, s.best_y),
                       solutions=solutions, lower_bound=s.lb, upper_bound=s.best_ub, gap=gap, converged=converged,
                       stop_reason=reason, history=s.history, exactness=exact,
+                      day_checks=evaluator.checks if solutions else None,
                       timings={"total_s": time.perf_counter() - run.start, "build_s": evaluator.build_s,
                                "master_s": s.master_s, "subproblems_s": s.sub_s,
                                "subproblem_busy_s": evaluator.busy_s, "subproblem_solver_s": evaluator.solver_s,

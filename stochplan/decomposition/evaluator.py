@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Callable
 
 import numpy as np
 
@@ -29,8 +30,12 @@ _META = 2   # per-day row: [Q_ρ value, solve seconds, gradient…]
 
 
 class DayEvaluator:
-    def __init__(self, inst: Instance, comm=None):
+    def __init__(self, inst: Instance, comm=None, check_day: Callable[[int, DaySolution], list] | None = None):
+        """`check_day(d, solution)`: run on the rank that owns day d after the final exact solve (the AC check,
+        workflows/validation.DayCheck), its result gathered with the solution; every rank passes the same."""
         self.inst, self.comm = inst, comm or SerialComm()
+        self.check_day = check_day
+        self.checks: list | None = None          # rank 0: check_day's result per day, after solutions_at
         self.n_days, self.n_x = len(inst.days), inst.first.n_x
         self.pool = DayPool(self.comm, self.n_days, label=lambda d: inst.days[d].day)
         self.models: dict[int, object] = {}
@@ -79,7 +84,11 @@ class DayEvaluator:
         return self.comm.gather_rows(row, np.arange(self.comm.size))
 
     def _gather_solutions(self) -> list | None:
-        return self.comm.gather_objects([self.last.get(int(d)) for d in self.pool.mine()], self.owners)
+        """Each of this rank's days as (solution, check_day's result or None) → all of them on rank 0."""
+        check = self.check_day
+        mine = [(self.last.get(int(d)), check(int(d), self.last[int(d)]) if check and int(d) in self.last else None)
+                for d in self.pool.mine()]
+        return self.comm.gather_objects(mine, self.owners)
 
     def serve(self) -> int:
         """Ranks > 0: obey rank 0 until it says stop. → the exit code rank 0 chose.
@@ -126,12 +135,13 @@ class DayEvaluator:
 
     def solutions_at(self, x_hat: np.ndarray) -> list[DaySolution]:
         """Every day's full solution at x̂ exactly (no proximal slack at the boundary), solved where the day
-        lives and gathered to rank 0 in day order."""
+        lives and gathered to rank 0 in day order; with `check_day`, each day also checked there (`checks`)."""
         self._command(SOLUTIONS, 0, x_hat)
         table = self._solve_mine(x_hat, cut=False)
-        solutions = self._gather_solutions()
+        pairs = self._gather_solutions()
         self.pool.check(table)
-        return solutions
+        self.checks = [check for _, check in pairs] if self.check_day is not None else None
+        return [sol for sol, _ in pairs]
 
     def stop(self, code: int) -> None:
         """Release the other ranks; they exit with `code`."""

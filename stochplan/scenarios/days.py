@@ -12,6 +12,7 @@ Synthetic days: `scenarios.count` days spread evenly over the year, each with we
 """
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -129,6 +130,19 @@ class _DayMaker:
 
 def year_of_days(case: Case, ref: Ref, k: int | None = None) -> Year:
     """Every day of the profile year; reduced to `k` (default: scenarios.k) representatives by K-Medoids."""
+    sc = case.scenarios
+    days = days_of_year(case, ref)
+    field = "scenarios.k" if k is None else "--k"
+    k = sc.k if k is None else k
+    x = features([np.array([d.load_p_mw.sum(0) for d in days]), np.array([d.pv_avail_mw.sum(0) for d in days]),
+                  np.array([d.ev.energy_required_mwh.sum() for d in days])[:, None],
+                  np.array([d.buy_eur_per_mwh for d in days])], sc.normalisation)
+    return Year(days=days, reduction=reduce_days(x, k, sc.metric, sc.seed, sc.backend, field))
+
+
+def days_of_year(case: Case, ref: Ref, only: Collection[int] | None = None) -> list[Day]:
+    """The days of the profile year (weight 1/365 each), or only those numbered in `only`: each day is made
+    from its own profile window and its own seed [scenarios.seed, day], so a subset is the same days."""
     pc, sc = case.profiles, case.scenarios
     table = simbench_profiles(pc.simbench_grid) if pc.source == "simbench" else csv_profiles(Path(pc.csv))
     table = resample(table, case.time.steps_per_day)
@@ -149,14 +163,8 @@ def year_of_days(case: Case, ref: Ref, k: int | None = None) -> Year:
     make = _DayMaker(case, ref)
     starts = table.index[0].normalize() + pd.to_timedelta(case.time.horizon_start_h, unit="h") \
         + pd.to_timedelta(np.array(day_ids), unit="D")
-    days = [make(d, 1.0 / len(day_ids), windows[d][:, bus_profile].T, windows[d][:, pv_profile].T,
-                 [sc.seed, d], start=starts[d].to_datetime64()) for d in day_ids]
-    field = "scenarios.k" if k is None else "--k"
-    k = sc.k if k is None else k
-    x = features([np.array([d.load_p_mw.sum(0) for d in days]), np.array([d.pv_avail_mw.sum(0) for d in days]),
-                  np.array([d.ev.energy_required_mwh.sum() for d in days])[:, None],
-                  np.array([d.buy_eur_per_mwh for d in days])], sc.normalisation)
-    return Year(days=days, reduction=reduce_days(x, k, sc.metric, sc.seed, sc.backend, field))
+    return [make(d, 1.0 / len(day_ids), windows[d][:, bus_profile].T, windows[d][:, pv_profile].T,
+                 [sc.seed, d], start=starts[d].to_datetime64()) for d in day_ids if only is None or d in only]
 
 
 def build_days(case: Case, ref: Ref, k: int | None = None) -> list[Day]:

@@ -22,7 +22,7 @@ import numpy as np
 from ..formulations.operation import build_operation, solve_day
 from ..instance import Instance, build_instance
 from ..result import PARTS, DaySolution, PlanResult, yearly
-from ..scenarios import build_days, year_of_days
+from ..scenarios import build_days, days_of_year
 
 BASELINE = ("business as usual: no storage, every EV uncontrolled, chargers sized to serve the uncontrolled "
             "fleet on the planned days (their investment counted)")
@@ -40,7 +40,7 @@ def baseline_solutions(inst: Instance, res: PlanResult) -> Baseline:
     case = inst.case
     base_case = replace(case, ev=replace(case.ev, controllable_share=0.0))
     if case.scenarios.source == "year":
-        by_day = {d.day: d for d in year_of_days(base_case, inst.ref).days}
+        by_day = {d.day: d for d in days_of_year(base_case, inst.ref, only={d.day for d in inst.days})}
         days = [replace(by_day[d.day], weight=d.weight) for d in inst.days]
     else:
         days = build_days(base_case, inst.ref)

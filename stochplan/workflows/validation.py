@@ -83,35 +83,56 @@ def violations(ref, v_ac: np.ndarray, loading_ac: np.ndarray) -> int:
                + (loading_ac > 1 + LOADING_TOL).sum())
 
 
+COLUMNS = ["day", "step", "converged", "max_dv_pu", "max_dloading", "losses_ac_mw", "losses_model_mw",
+           "v_min_ac_pu", "v_max_ac_pu", "max_loading_ac", "violations"]
+
+
 def validate_plan(inst: Instance, solutions: list[DaySolution]) -> pd.DataFrame:
     """One row per day × step of `solutions` (one per day of `inst`); see the module docstring."""
+    check = DayCheck(inst)
+    return pd.DataFrame([row for d, sol in enumerate(solutions) for row in check(d, sol)], columns=COLUMNS)
+
+
+class DayCheck:
+    """The AC check of one planned day, run where the day's solution lives (Benders hands it to its day pool,
+    so the ranks check their own days): `check(d, solution)` → that day's rows (list of dicts, COLUMNS)."""
+
+    def __init__(self, inst: Instance):
+        self.inst = inst
+        self.feeder: ACFeeder | None = None       # loaded on first use: only ranks that own days need it
+
+    def __call__(self, d: int, sol: DaySolution) -> list[dict]:
+        if self.feeder is None:
+            self.feeder = ACFeeder(self.inst)
+        return _check_day(self.inst, self.feeder, self.inst.days[d], sol)
+
+
+def _check_day(inst: Instance, feeder: ACFeeder, day, sol: DaySolution) -> list[dict]:
+    """The day's net consumption per bus from the dispatch (load − shed, storage, EV stations), each step's
+    AC power flow against the model: one row per step."""
     ref = inst.ref
     st_at, ev_at = ref.storage_bus, ref.station_bus
-    feeder = ACFeeder(inst)
     rows = []
-    for day, sol in zip(inst.days, solutions):
-        d = sol.dispatch
-        net_p = day.load_p_mw - d["shed_mw"]
-        keep = np.divide(net_p, day.load_p_mw, out=np.ones_like(net_p), where=day.load_p_mw > 0)
-        net_q = day.load_q_mvar * keep if inst.options.load_shed == "power_factor" else day.load_q_mvar.copy()
-        np.add.at(net_p, st_at, d["storage_p_mw"])
-        np.add.at(net_q, st_at, d["storage_q_mvar"])
-        np.add.at(net_p, ev_at, d["ev_p_mw"])
-        np.add.at(net_q, ev_at, d["ev_q_mvar"])
-        for t, result in enumerate(feeder.steps(net_p, net_q, d["pv_mw"])):
-            row = {"day": day.day, "step": t, "converged": result is not None}
-            if result is not None:
-                v_ac, loading_ac, losses_ac = result
-                losses_model = d["import_mw"][t] - d["export_mw"][t] - net_p[:, t].sum() + d["pv_mw"][:, t].sum()
-                row.update(max_dv_pu=float(np.abs(v_ac - d["v_pu"][:, t]).max()),
-                           max_dloading=float(np.abs(loading_ac - d["loading"][:, t]).max()) if "loading" in d
-                           else np.nan, losses_ac_mw=losses_ac, losses_model_mw=float(losses_model),
-                           v_min_ac_pu=float(v_ac.min()), v_max_ac_pu=float(v_ac.max()),
-                           max_loading_ac=float(loading_ac.max()), violations=violations(ref, v_ac, loading_ac))
-            rows.append(row)
-    return pd.DataFrame(rows, columns=["day", "step", "converged", "max_dv_pu", "max_dloading", "losses_ac_mw",
-                                       "losses_model_mw", "v_min_ac_pu", "v_max_ac_pu", "max_loading_ac",
-                                       "violations"])
+    d = sol.dispatch
+    net_p = day.load_p_mw - d["shed_mw"]
+    keep = np.divide(net_p, day.load_p_mw, out=np.ones_like(net_p), where=day.load_p_mw > 0)
+    net_q = day.load_q_mvar * keep if inst.options.load_shed == "power_factor" else day.load_q_mvar.copy()
+    np.add.at(net_p, st_at, d["storage_p_mw"])
+    np.add.at(net_q, st_at, d["storage_q_mvar"])
+    np.add.at(net_p, ev_at, d["ev_p_mw"])
+    np.add.at(net_q, ev_at, d["ev_q_mvar"])
+    for t, result in enumerate(feeder.steps(net_p, net_q, d["pv_mw"])):
+        row = {"day": day.day, "step": t, "converged": result is not None}
+        if result is not None:
+            v_ac, loading_ac, losses_ac = result
+            losses_model = d["import_mw"][t] - d["export_mw"][t] - net_p[:, t].sum() + d["pv_mw"][:, t].sum()
+            row.update(max_dv_pu=float(np.abs(v_ac - d["v_pu"][:, t]).max()),
+                       max_dloading=float(np.abs(loading_ac - d["loading"][:, t]).max()) if "loading" in d
+                       else np.nan, losses_ac_mw=losses_ac, losses_model_mw=float(losses_model),
+                       v_min_ac_pu=float(v_ac.min()), v_max_ac_pu=float(v_ac.max()),
+                       max_loading_ac=float(loading_ac.max()), violations=violations(ref, v_ac, loading_ac))
+        rows.append(row)
+    return rows
 
 
 def resolve_saved_plan(doc: dict, case_path: str | None, where: Path, progress: bool = True):
