@@ -227,6 +227,8 @@ def _plan(args, comm, ctx: _Context) -> int:
     log.info("case '%s': %d buses, %d days × %d steps, %d storage candidates, %d charger stations → %s",
              case.name, inst.ref.n_bus, len(inst.days), case.time.steps_per_day, len(inst.ref.storage_bus),
              len(inst.ref.station_bus), out_path)
+    from .workflows.final import FinalDay
+    final = FinalDay(inst, validate=not args.no_validate)
     if args.method == "ef":
         from .formulations.extensive import solve_extensive
         res = solve_extensive(inst)
@@ -234,36 +236,29 @@ def _plan(args, comm, ctx: _Context) -> int:
                  res.timings["siting"], res.timings["total_s"])
     else:
         from .decomposition import solve_benders
-        from .workflows.validation import DayCheck
         res = solve_benders(inst, tol=args.tol, max_iter=args.max_iter, time_limit_s=args.time_limit,
                             checkpoint_dir=out.path if out else None, resume=saved, stop_after=args.stop_after,
-                            fingerprint=fingerprint, comm=comm,
-                            check_day=None if args.no_validate else DayCheck(inst))   # each rank its own days
+                            fingerprint=fingerprint, comm=comm, day_task=final)   # each rank its own days
         if comm.rank != 0:
             return res                       # the exit code rank 0 chose
         if res.stop_reason == "stop_after":
             from .decomposition.benders import EXIT_CODES
             print(f"stochplan: stopped (--stop-after {args.stop_after})" + ctx.checkpoint_note(), file=sys.stderr)
             return EXIT_CODES[res.stop_reason]
-    return _finish_plan(inst, res, out, out_path, args.no_validate)
+    return _finish_plan(inst, res, out, out_path, final)
 
 
-def _finish_plan(inst, res, out: OutputDir, out_path: Path, no_validate: bool) -> int:
+def _finish_plan(inst, res, out: OutputDir, out_path: Path, final) -> int:
     """AC check, economics, files; → the exit code (1 when Benders stopped above its tolerance)."""
     from .report.results import write_results
+    from .report.validation import summary
+    from .workflows.economics import economics
 
-    validation = None
-    if not no_validate:
-        import pandas as pd
-
-        from .report.validation import summary
-        from .workflows.validation import COLUMNS, validate_plan
-        validation = validate_plan(inst, res.solutions) if res.day_checks is None else pd.DataFrame(
-            [row for rows in res.day_checks for row in rows], columns=COLUMNS)
+    validation, baseline = final.assemble(res)
+    if validation is not None:
         _log_validation(summary(validation))
     interrupts.check()
-    from .workflows.economics import baseline_solutions, economics
-    econ = economics(inst, res, baseline_solutions(inst, res))
+    econ = economics(inst, res, baseline)
     log.info("against the baseline (%s): net benefit %.2f EUR/year, carbon %+.1f %%", econ["baseline_definition"],
              econ["net_benefit"], -econ["carbon_reduction_percent"])
     doc = write_results(inst, res, out, retries=int(res.timings.get("solver_retries", 0)),

@@ -58,7 +58,7 @@ class PlanResult:
     history: list[Iteration] = field(default_factory=list)
     timings: dict[str, float] = field(default_factory=dict)
     exactness: dict = field(default_factory=dict)   # the exact model at the final plan (benders.exactness)
-    day_checks: list | None = None    # per day, the AC check rows made where the day was solved (Benders)
+    day_results: list | None = None   # per day, what Benders' day_task made where the day was solved
 
 
 def strict(value, nonfinite=None):

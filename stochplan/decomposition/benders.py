@@ -255,18 +255,19 @@ def solve_benders(inst: Instance, tol: float | None = None, max_iter: int | None
                   lp_phase: bool | None = None, stabilisation: str | None = None,
                   checkpoint_dir: Path | None = None, resume: LoopState | None = None,
                   stop_after: int | None = None, fingerprint: dict | None = None, comm=None,
-                  check_day=None) -> PlanResult | int:
+                  day_task=None) -> PlanResult | int:
     """Rank 0: run Benders and → PlanResult. Other ranks: serve day solves and → the exit code.
 
     `resume` is the state of a checkpoint (`resume_state`; its fingerprint already compared with
     `fingerprint`, which is saved in every new checkpoint). SIGINT/SIGTERM during the loop let the iteration
     finish and its checkpoint be written; then `interrupts.Interrupted` is raised. A checkpoint of a run that
-    converged resumes without another iteration. `check_day(d, solution)` runs on the rank that owns day d at
-    the final plan (the AC check; see DayEvaluator); its results come back in `PlanResult.day_checks`."""
+    converged resumes without another iteration. `day_task(d, solution)` runs on the rank that owns day d at
+    the final plan (the AC check and baseline day; see DayEvaluator); its results come back in
+    `PlanResult.day_results`."""
     cfg = inst.case.benders
     pick = lambda value, default: default if value is None else value  # noqa: E731
     comm = comm or get_comm()
-    evaluator = DayEvaluator(inst, comm, check_day=check_day)
+    evaluator = DayEvaluator(inst, comm, day_task=day_task)
     if comm.rank != 0:
         return evaluator.serve()
 
@@ -294,7 +295,9 @@ def solve_benders(inst: Instance, tol: float | None = None, max_iter: int | None
                 reason = run.run(pick(lp_phase, cfg.lp_phase))
             s.finished = reason
             run.save()
+            loop_end = time.perf_counter()
             solutions = evaluator.solutions_at(s.best_x) if reason in ("gap", "max_iter", "time_limit") else []
+            final_s = time.perf_counter() - loop_end
             code = EXIT_CODES[reason]
     finally:
         evaluator.stop(code)
@@ -311,8 +314,9 @@ def solve_benders(inst: Instance, tol: float | None = None, max_iter: int | None
     return PlanResult(method="benders", x=s.best_x, y=s.best_y, investment_eur=inst.first.annual_cost(s.best_x, s.best_y),
                       solutions=solutions, lower_bound=s.lb, upper_bound=s.best_ub, gap=gap, converged=converged,
                       stop_reason=reason, history=s.history, exactness=exact,
-                      day_checks=evaluator.checks if solutions else None,
-                      timings={"total_s": time.perf_counter() - run.start, "build_s": evaluator.build_s,
+                      day_results=evaluator.task_results if solutions else None,
+                      timings={"total_s": time.perf_counter() - run.start, "loop_s": loop_end - run.start,
+                               "final_s": final_s, "build_s": evaluator.build_s,
                                "master_s": s.master_s, "subproblems_s": s.sub_s,
                                "subproblem_busy_s": evaluator.busy_s, "subproblem_solver_s": evaluator.solver_s,
                                "ranks": comm.size,

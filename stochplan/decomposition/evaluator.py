@@ -30,12 +30,13 @@ _META = 2   # per-day row: [Q_ρ value, solve seconds, gradient…]
 
 
 class DayEvaluator:
-    def __init__(self, inst: Instance, comm=None, check_day: Callable[[int, DaySolution], list] | None = None):
-        """`check_day(d, solution)`: run on the rank that owns day d after the final exact solve (the AC check,
-        workflows/validation.DayCheck), its result gathered with the solution; every rank passes the same."""
+    def __init__(self, inst: Instance, comm=None, day_task: Callable[[int, DaySolution], object] | None = None):
+        """`day_task(d, solution)`: run on the rank that owns day d after the final exact solve (the plan command's
+        AC check and baseline day, workflows/final.FinalDay), its result gathered with the solution; every rank
+        passes the same."""
         self.inst, self.comm = inst, comm or SerialComm()
-        self.check_day = check_day
-        self.checks: list | None = None          # rank 0: check_day's result per day, after solutions_at
+        self.day_task = day_task
+        self.task_results: list | None = None     # rank 0: day_task's result per day, after solutions_at
         self.n_days, self.n_x = len(inst.days), inst.first.n_x
         self.pool = DayPool(self.comm, self.n_days, label=lambda d: inst.days[d].day)
         self.models: dict[int, object] = {}
@@ -84,9 +85,9 @@ class DayEvaluator:
         return self.comm.gather_rows(row, np.arange(self.comm.size))
 
     def _gather_solutions(self) -> list | None:
-        """Each of this rank's days as (solution, check_day's result or None) → all of them on rank 0."""
-        check = self.check_day
-        mine = [(self.last.get(int(d)), check(int(d), self.last[int(d)]) if check and int(d) in self.last else None)
+        """Each of this rank's days as (solution, day_task's result or None) → all of them on rank 0."""
+        task = self.day_task
+        mine = [(self.last.get(int(d)), task(int(d), self.last[int(d)]) if task and int(d) in self.last else None)
                 for d in self.pool.mine()]
         return self.comm.gather_objects(mine, self.owners)
 
@@ -135,12 +136,12 @@ class DayEvaluator:
 
     def solutions_at(self, x_hat: np.ndarray) -> list[DaySolution]:
         """Every day's full solution at x̂ exactly (no proximal slack at the boundary), solved where the day
-        lives and gathered to rank 0 in day order; with `check_day`, each day also checked there (`checks`)."""
+        lives and gathered to rank 0 in day order; with `day_task`, run there too (`task_results`)."""
         self._command(SOLUTIONS, 0, x_hat)
         table = self._solve_mine(x_hat, cut=False)
         pairs = self._gather_solutions()
         self.pool.check(table)
-        self.checks = [check for _, check in pairs] if self.check_day is not None else None
+        self.task_results = [result for _, result in pairs] if self.day_task is not None else None
         return [sol for sol, _ in pairs]
 
     def stop(self, code: int) -> None:

@@ -34,23 +34,50 @@ class Baseline:
     charger_mw: np.ndarray           # (stations,) the capacity that serves the uncontrolled fleet
 
 
-def baseline_solutions(inst: Instance, res: PlanResult) -> Baseline:
+def baseline_solutions(inst: Instance, res: PlanResult | None = None) -> Baseline:
     """The plan's days re-run with no storage, uncontrolled EVs (same sessions: same seeds) and chargers
-    sized for them."""
-    case = inst.case
-    # No storage candidates at all rather than candidates of zero capacity: an inverter cone of radius 0 has
-    # no interior, and Clarabel needed ~4 retries a day for it on SimBench MV (25 s for 8 days, now 5 s).
-    base_case = replace(case, ev=replace(case.ev, controllable_share=0.0),
-                        storage=replace(case.storage, candidates=(), siting="binary", fixed_sites=()))
-    if case.scenarios.source == "year":
-        by_day = {d.day: d for d in days_of_year(base_case, inst.ref, only={d.day for d in inst.days})}
-        days = [replace(by_day[d.day], weight=d.weight) for d in inst.days]
-    else:
-        days = build_days(base_case, inst.ref)
-    base = build_instance(base_case, days=days)
-    n_st = len(inst.ref.station_bus)
-    charger_mw = np.max([day.ev.fixed_p_mw.max(axis=1) for day in base.days], axis=0) if n_st else np.zeros(0)
-    return Baseline([solve_day(build_operation(base, day), charger_mw) for day in base.days], charger_mw)
+    sized for them, one after another (Benders runs them on its ranks: BaselineDays.solve)."""
+    days = BaselineDays(inst)
+    return Baseline([days.solve(d) for d in range(len(inst.days))], days.charger_mw)
+
+
+class BaselineDays:
+    """The business-as-usual version of each planned day, built on first use (on every rank that needs it:
+    the charger sizes need every day's uncontrolled fleet)."""
+
+    def __init__(self, inst: Instance):
+        self.inst = inst
+        self._base: Instance | None = None
+        self._charger_mw: np.ndarray | None = None
+
+    @property
+    def charger_mw(self) -> np.ndarray:
+        """(stations,) the smallest capacity that serves each uncontrolled fleet on every planned day [MW]."""
+        self._build()
+        return self._charger_mw
+
+    def solve(self, d: int) -> DaySolution:
+        """Planned day d operated as business as usual."""
+        self._build()
+        return solve_day(build_operation(self._base, self._base.days[d]), self._charger_mw)
+
+    def _build(self) -> None:
+        if self._base is not None:
+            return
+        inst, case = self.inst, self.inst.case
+        # No storage candidates at all rather than candidates of zero capacity: an inverter cone of radius 0 has
+        # no interior, and Clarabel needed ~4 retries a day for it on SimBench MV (25 s for 8 days, now 5 s).
+        base_case = replace(case, ev=replace(case.ev, controllable_share=0.0),
+                            storage=replace(case.storage, candidates=(), siting="binary", fixed_sites=()))
+        if case.scenarios.source == "year":
+            by_day = {d.day: d for d in days_of_year(base_case, inst.ref, only={d.day for d in inst.days})}
+            days = [replace(by_day[d.day], weight=d.weight) for d in inst.days]
+        else:
+            days = build_days(base_case, inst.ref)
+        self._base = build_instance(base_case, days=days)
+        n_st = len(inst.ref.station_bus)
+        self._charger_mw = np.max([day.ev.fixed_p_mw.max(axis=1) for day in self._base.days], axis=0) \
+            if n_st else np.zeros(0)
 
 
 def economics(inst: Instance, res: PlanResult, baseline: Baseline) -> dict:
