@@ -33,14 +33,15 @@ if point == "loading":
         return real_load_net(source)
 
     instance.load_net = load_net
-elif point == "ac-check":
-    real_validate = validation.validate_plan
+elif point == "ac-check":                  # the first day's check (on the rank that owns it, after convergence)
+    real_check = validation.DayCheck.__call__
 
-    def validate_plan(inst, solutions):
-        send()
-        return real_validate(inst, solutions)
+    def check(self, d, solution):
+        if d == 0:
+            send()
+        return real_check(self, d, solution)
 
-    validation.validate_plan = validate_plan
+    validation.DayCheck.__call__ = check
 else:
     raise SystemExit(f"unknown point {point}")
 
