@@ -49,8 +49,7 @@ def test_no_assets_no_benefit(tmp_path):
     data["model"]["formulation"] = "socp"
     inst = instance_of(data, tmp_path)
     x = np.zeros(inst.first.n_x)
-    empty = PlanResult("benders", x, np.zeros(1), 0.0, [], 0, 0, 0, True, "gap")
-    baseline = baseline_solutions(inst, empty)
+    baseline = baseline_solutions(inst)
     # the business-as-usual plan itself: no storage, uncontrolled EVs, the baseline's own chargers
     x[-1] = baseline.charger_mw[0]
     res = PlanResult("benders", x, np.zeros(1), float(inst.first.cost_x @ x),
@@ -77,7 +76,7 @@ def test_baseline_serves_every_ev_with_chargers_sized_for_them(tmp_path):
     x[-1] = inst.first.x_max[-1]           # the plan's 20 kW cannot serve 30 EVs charging at once
     res = PlanResult("benders", x, np.zeros(0), float(inst.first.cost_x @ x),
                      [solve_day(build_operation(inst, d), x) for d in inst.days], 0, 0, 0, True, "gap")
-    baseline = baseline_solutions(inst, res)
+    baseline = baseline_solutions(inst)
     fleet_mwh = sum(d.ev.energy_required_mwh.sum() * d.weight for d in inst.days) * 365
     e = economics(inst, res, baseline)
     assert baseline.charger_mw[0] > 0.02
@@ -135,8 +134,6 @@ def test_the_pv_case_baseline_curtails():
     from stochplan.result import yearly
 
     inst = build_instance(load_case(Path(__file__).parents[1] / "scenarios" / "ieee33_pv.toml"))
-    empty = PlanResult("benders", np.zeros(inst.first.n_x), np.zeros(inst.first.n_storage), 0.0, [], 0, 0, 0,
-                       True, "gap")
-    baseline = yearly(inst, baseline_solutions(inst, empty).solutions)
+    baseline = yearly(inst, baseline_solutions(inst).solutions)
     assert 0.7 < baseline["pv_utilisation"] < 0.9
     assert baseline["ev_unmet_mwh_per_year"] < 1e-3

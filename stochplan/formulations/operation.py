@@ -234,10 +234,8 @@ def constraint_copy(z, x_src, r=None):
 
 
 def shunt_consumption(grid: GridVariables, ref):
-    """(g_j v_j, −b_j v_j): what bus j's shunts consume (line charging, magnetising branches) [pu]; (0, 0)
-    without shunts. Linear in v = |V|², so exact in DistFlow and LinDistFlow alike."""
-    if ref.shunt_g_pu is None:
-        return 0.0, 0.0
+    """(g_j v_j, −b_j v_j): what bus j's shunts consume (line charging, magnetising branches) [pu]. Linear in
+    v = |V|², so exact in DistFlow and LinDistFlow alike. Callers add it only when the feeder has shunts."""
     return cp.multiply(ref.shunt_g_pu[:, None], grid.v), cp.multiply(-ref.shunt_b_pu[:, None], grid.v)
 
 
@@ -245,8 +243,8 @@ def constraint_power_balance(grid: GridVariables, ref, p_net, q_net):
     """P_ij − r_ij ℓ_ij − Σ_k P_jk = p_j + g_j v_j,  Q_ij − x_ij ℓ_ij − Σ_k Q_jk = q_j − b_j v_j
     (p, q: net consumption; g, b: shunts) [pu]; LinDistFlow without the loss terms."""
     loss_p, loss_q = grid.form.series_losses(grid, ref)
-    shunt_p, shunt_q = shunt_consumption(grid, ref)
     if ref.shunt_g_pu is not None:
+        shunt_p, shunt_q = shunt_consumption(grid, ref)
         p_net, q_net = p_net + shunt_p, q_net + shunt_q
     return [grid.P - loss_p - ref.child_lines @ grid.P == p_net[1:],
             grid.Q - loss_q - ref.child_lines @ grid.Q == q_net[1:]]

@@ -169,8 +169,8 @@ def _grid(m, ref, day, opt) -> None:
     m.p_buy = pyo.Var(m.T, bounds=(0, None))
     m.p_sell = pyo.Var(m.T, bounds=(0, ref.export_max_pu if math.isfinite(ref.export_max_pu) else None))
     parent = ref.parent
-    inv_ratio2 = np.ones(ref.n_line) if ref.ratio is None else 1.0 / ref.ratio ** 2   # v_i / τ² (Ref.line_parent)
-    m.voltage_drop = pyo.Constraint(m.L, m.T, rule=lambda m, l, t: m.v[l + 1, t] == float(inv_ratio2[l])
+    weight = ref.sending_weight                              # v_i / τ², as Ref.line_parent
+    m.voltage_drop = pyo.Constraint(m.L, m.T, rule=lambda m, l, t: m.v[l + 1, t] == float(weight[l])
                                     * m.v[parent[l + 1], t] - 2 * (float(ref.r_pu[l]) * m.P[l, t]
                                                                    + float(ref.x_pu[l]) * m.Q[l, t]))
     m.v_substation = pyo.Constraint(m.T, rule=lambda m, t: m.v[0, t] == ref.v_sub_pu ** 2)
@@ -179,7 +179,7 @@ def _grid(m, ref, day, opt) -> None:
             m.v[n, t].setlb(ref.v_min_pu ** 2)
             m.v[n, t].setub(ref.v_max_pu ** 2)
     roots = np.flatnonzero(ref.parent[1:] == 0)
-    g, b = _shunts(ref)
+    g, _ = ref.shunt_admittance
     m.substation = pyo.Constraint(m.T, rule=lambda m, t: m.p_buy[t] - m.p_sell[t] == sum(m.P[l, t] for l in roots)
                                   + float(g[0]) * m.v[0, t])
 
@@ -253,18 +253,11 @@ def _balance(m, ref, day, opt) -> None:
     def net_q(m, j, t):
         return float(load_q[j, t]) - (float(pq[j, t]) * m.shed[j, t] if opt.load_shed == "power_factor" else 0)
 
-    g, b = _shunts(ref)
+    g, b = ref.shunt_admittance
     m.balance_p = pyo.Constraint(m.L, m.T, rule=lambda m, l, t: m.P[l, t] - sum(m.P[c, t] for c in children[l + 1])
                                  == net_p(m, l + 1, t) + float(g[l + 1]) * m.v[l + 1, t])
     m.balance_q = pyo.Constraint(m.L, m.T, rule=lambda m, l, t: m.Q[l, t] - sum(m.Q[c, t] for c in children[l + 1])
                                  == net_q(m, l + 1, t) - float(b[l + 1]) * m.v[l + 1, t])
-
-
-def _shunts(ref) -> tuple[np.ndarray, np.ndarray]:
-    """(N,) shunt conductance and susceptance (zeros without shunts): the bus consumes g v and −b v."""
-    if ref.shunt_g_pu is None:
-        return np.zeros(ref.n_bus), np.zeros(ref.n_bus)
-    return ref.shunt_g_pu, ref.shunt_b_pu
 
 
 def _at(buses: np.ndarray, n_bus: int) -> list[list[int]]:

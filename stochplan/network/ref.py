@@ -95,8 +95,20 @@ class Ref:
     def line_parent(self) -> sp.csr_matrix:
         """(L×N): the sending-end voltage each branch's series impedance sees, v_i / τ² (a transformer's ideal
         ratio at its sending end, as in MATPOWER's branch model; τ = 1 for lines)."""
-        weight = np.ones(self.n_line) if self.ratio is None else 1.0 / self.ratio ** 2
-        return sp.csr_matrix((weight, (np.arange(self.n_line), self.parent[1:])), shape=(self.n_line, self.n_bus))
+        return sp.csr_matrix((self.sending_weight, (np.arange(self.n_line), self.parent[1:])),
+                             shape=(self.n_line, self.n_bus))
+
+    @cached_property
+    def sending_weight(self) -> np.ndarray:
+        """(L,) 1/τ² of each branch: the share of the sending-end v its series impedance sees."""
+        return np.ones(self.n_line) if self.ratio is None else 1.0 / self.ratio ** 2
+
+    @cached_property
+    def shunt_admittance(self) -> tuple[np.ndarray, np.ndarray]:
+        """(g, b) per bus [pu], zeros without shunts (the formulations add no shunt terms then)."""
+        if self.shunt_g_pu is None:
+            return np.zeros(self.n_bus), np.zeros(self.n_bus)
+        return self.shunt_g_pu, self.shunt_b_pu
 
     @cached_property
     def root_lines(self) -> np.ndarray:
@@ -122,6 +134,7 @@ def build_ref(net, cfg: NetworkConfig, name: str) -> Ref:
     load_p, load_q = _loads(net, internal, cfg)
     ratio = np.array([r[6] for r in rows])
     g, b = _shunts(net, internal, cfg.base_mva) if cfg.shunts == "feeder" else (np.zeros(len(order)),) * 2
+    shunts = bool(g.any() or b.any())
     return Ref(name=name, base_mva=cfg.base_mva, bus_ids=np.array(order),
                parent=np.array([-1] + [internal[parent_of[b]] for b in order[1:]]),
                branch_names=tuple(r[0] for r in rows),
@@ -132,7 +145,7 @@ def build_ref(net, cfg: NetworkConfig, name: str) -> Ref:
                branch_kind=tuple(r[0].split()[0] for r in rows),
                branch_element=np.array([int(r[0].split()[1]) for r in rows], dtype=int),
                export_max_pu=math.inf if cfg.max_export_mw is None else cfg.max_export_mw / cfg.base_mva,
-               shunt_g_pu=g if g.any() or b.any() else None, shunt_b_pu=b if g.any() or b.any() else None,
+               shunt_g_pu=g if shunts else None, shunt_b_pu=b if shunts else None,
                ratio=ratio if np.any(ratio != 1.0) else None)
 
 
@@ -184,7 +197,7 @@ def _ratio(trafo, vn) -> float:
     pandapower 3 does: only a "Ratio" or "Symmetrical" tap changer without a characteristic table moves the
     magnitude, |1 + n Δu e^{jθ}| for n steps off neutral of Δu (tap_step_percent) and θ (tap_step_degree)."""
     hv, lv = trafo.vn_hv_kv / vn[trafo.hv_bus], trafo.vn_lv_kv / vn[trafo.lv_bus]
-    if trafo.get("tap_dependency_table") is True or _given(trafo.get("tap2_changer_type")):
+    if trafo.get("tap_dependency_table") == True or _given(trafo.get("tap2_changer_type")):  # noqa: E712 (numpy bool)
         raise InputError(SOURCE, f"trafo {trafo.name} has a tap characteristic table or a second tap changer, "
                                  "which stochplan does not model; give it a plain Ratio tap changer")
     steps = trafo.get("tap_pos", math.nan) - trafo.get("tap_neutral", math.nan)

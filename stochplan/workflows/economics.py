@@ -34,7 +34,7 @@ class Baseline:
     charger_mw: np.ndarray           # (stations,) the capacity that serves the uncontrolled fleet
 
 
-def baseline_solutions(inst: Instance, res: PlanResult | None = None) -> Baseline:
+def baseline_solutions(inst: Instance) -> Baseline:
     """The plan's days re-run with no storage, uncontrolled EVs (same sessions: same seeds) and chargers
     sized for them, one after another (Benders runs them on its ranks: BaselineDays.solve)."""
     days = BaselineDays(inst)

@@ -20,7 +20,7 @@ def run_study(case, shares: list[float]) -> pd.DataFrame:
         log.info("controllable share %.2f", share)
         inst = build_instance(replace(case, ev=replace(case.ev, controllable_share=share)))
         res = solve_benders(inst)
-        econ = economics(inst, res, baseline_solutions(inst, res))
+        econ = economics(inst, res, baseline_solutions(inst))
         e, p, _ = inst.first.split(res.x)
         row = {"share": share}
         for bus, ei, pi in zip(inst.first.storage_buses, e, p):
