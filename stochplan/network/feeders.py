@@ -26,6 +26,15 @@ def load_net(source: str):
     generators are dropped: a case models them as [[pv]] units with their own profiles), a pandapower JSON
     path, or a MATPOWER case file (`.m` or `.mat`; bus numbers are its BUS_I)."""
     logging.getLogger("pandapower").setLevel(logging.ERROR)
+    path = Path(source)
+    stamp = path.stat().st_mtime_ns if path.is_file() else None
+    return copy.deepcopy(_loaded_net(source, stamp))
+
+
+@lru_cache(maxsize=4)
+def _loaded_net(source: str, stamp: int | None):
+    """Read once per process and file version (`stamp`): a plan needs the feeder for its model, the baseline,
+    the AC check and the map, and reading case33bw takes ~0.45 s each time; callers get their own copy."""
     if source.startswith("simbench:"):
         net = copy.deepcopy(simbench_net(source.split(":", 1)[1], "network.source"))
         net.sgen.drop(net.sgen.index, inplace=True)
