@@ -1,5 +1,6 @@
 """Feeder conversion and the day model against pandapower's AC power flow and against each other."""
 import logging
+import os
 
 import numpy as np
 import pandapower as pp
@@ -96,3 +97,17 @@ def test_meshed_feeder_is_rejected(tmp_path):
     net = make_net([(0, 1), (1, 2), (2, 3), (3, 1)], {2: (0.1, 0.0)})
     with pytest.raises(InputError, match="meshed"):
         instance_of(base_case(save_net(net, tmp_path / "m.json")), tmp_path)
+
+
+
+def test_a_feeder_is_read_once_but_every_caller_gets_its_own_copy(tmp_path):
+    """load_net caches the network it read (a plan needs it four times); one caller's change must not reach the
+    next, and an edited file is read again."""
+    first = load_net("pandapower:case33bw")
+    first.line.drop(first.line.index[:5], inplace=True)
+    assert len(load_net("pandapower:case33bw").line) == 37
+    path = save_net(make_net([(0, 1), (1, 2)], {2: (0.1, 0.05)}), tmp_path / "feeder.json")
+    assert len(load_net(path).line) == 2
+    save_net(make_net([(0, 1), (1, 2), (2, 3)], {3: (0.1, 0.05)}), tmp_path / "feeder.json")
+    os.utime(path, ns=(1, 1))                  # a different modification time, however coarse the file system's
+    assert len(load_net(path).line) == 3
