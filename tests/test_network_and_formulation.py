@@ -99,7 +99,6 @@ def test_meshed_feeder_is_rejected(tmp_path):
         instance_of(base_case(save_net(net, tmp_path / "m.json")), tmp_path)
 
 
-
 def test_a_feeder_is_read_once_but_every_caller_gets_its_own_copy(tmp_path):
     """load_net caches the network it read (a plan needs it four times); one caller's change must not reach the
     next, and an edited file is read again."""
