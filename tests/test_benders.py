@@ -82,6 +82,28 @@ def test_benders_equals_the_exact_extensive_form_for_binary_siting(small_case, s
     assert bd.y.tolist() == ef.y.tolist()
 
 
+def test_level_resumes_exactly_with_its_centre_per_siting(small_case):
+    """`level` keeps the best plan of each siting it priced; a checkpoint carries them, so a resumed run
+    takes the same steps as the uninterrupted one."""
+    import json
+
+    from stochplan.decomposition.benders import resume_state
+
+    data, tmp_path = small_case
+    inst = instance_of(data, tmp_path)
+    full = solve_benders(inst, tol=1e-5, max_iter=200, stabilisation="level")
+    out = tmp_path / "stopped"
+    out.mkdir()
+    solve_benders(inst, tol=1e-5, max_iter=200, stabilisation="level", checkpoint_dir=out, stop_after=4)
+    state = resume_state(json.loads((out / "checkpoint.json").read_text()), inst, out / "checkpoint.json")
+    assert len(state.stab["site_centres"]) >= 2          # more than one siting priced before the stop
+    again = solve_benders(inst, tol=1e-5, max_iter=200, stabilisation="level", resume=state)
+    assert full.converged and again.converged
+    assert [(h.lower_bound, h.upper_bound) for h in again.history] == \
+        [(h.lower_bound, h.upper_bound) for h in full.history]
+    assert again.x.tolist() == full.x.tolist()
+
+
 def test_cuts_stay_below_the_true_value_at_random_plans(small_case):
     """θ_s ≥ Q_ρ(x̂) + g(x − x̂) must hold under Q_s(x) for every x ≥ 0: solve the days at random plans."""
     from stochplan.formulations.operation import build_operation, solve_day

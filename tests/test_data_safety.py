@@ -155,7 +155,9 @@ def test_a_damaged_checkpoint_is_an_input_error(small, tmp_path, capsys):
                            (lambda s: s["state"].pop("best_x"), "state.best_x is missing"),
                            (lambda s: s["state"]["history"].pop(), "state.history must have one entry"),
                            (lambda s: s["state"].__setitem__("lb", "low"), "state.lb must be a number"),
-                           (lambda s: s["state"]["stab"].__setitem__("gamma", "x"), "state.stab.gamma must be")):
+                           (lambda s: s["state"]["stab"].__setitem__("gamma", "x"), "state.stab.gamma must be"),
+                           (lambda s: s["state"]["stab"].__setitem__("site_centres", {"0,1": [1.0, [0.0]]}),
+                            r"state.stab.site_centres.0,1 must be a list of \d+ numbers")):
         state = json.loads(json.dumps(good))
         damage(state)
         path.write_text(json.dumps(state))

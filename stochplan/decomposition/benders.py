@@ -100,6 +100,15 @@ class LoopState:
         for key in ("core_x", "core_y"):
             if s.stab.get(key) is not None:
                 s.stab[key] = list(schema.vector(s.stab[key], n_x if key == "core_x" else n_y, f"state.stab.{key}"))
+        for key in ("site_cores", "site_centres"):                  # in-out's and level's per-siting plans
+            per_siting = s.stab.get(key, {})
+            if not isinstance(per_siting, dict):
+                schema.fail(f"state.stab.{key}", "must be an object")
+            for siting, entry in per_siting.items():
+                where = f"state.stab.{key}.{siting}"
+                if not isinstance(entry, list) or len(entry) != 2:
+                    schema.fail(where, "must hold a plan's cost and its sizes")
+                per_siting[siting] = [schema.number(entry[0], where), list(schema.vector(entry[1], n_x, where))]
         priced = schema.get(data, "priced", "state")
         if not isinstance(priced, list) or not priced:
             schema.fail("state.priced", "must be a non-empty list")

@@ -25,7 +25,7 @@ from ..outdir import STAGING_PREFIX
 from ..result import strict
 
 NAME = "checkpoint.json"
-VERSION = 2
+VERSION = 3
 INFINITIES = {"Infinity": float("inf"), "-Infinity": float("-inf")}
 
 

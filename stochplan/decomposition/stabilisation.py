@@ -4,8 +4,10 @@ Plain cutting planes jump between the corners of the cut model; on the default c
 iterations. Each method below keeps the next point close to what is known to be good, and is one value of
 `benders.stabilisation`:
 
-- `level` (level bundle; Lemaréchal, Nemirovskii & Nesterov 1995): project the best plan x_c onto the level set
-  {cut model ≤ L}, L = LB + γ (UB − LB), with the siting the MILP master chose.
+- `level` (level bundle; Lemaréchal, Nemirovskii & Nesterov 1995): project a centre x_c onto the level set
+  {cut model ≤ L}, L = LB + γ (UB − LB), with the siting the MILP master chose; x_c is the best plan, its
+  storage sizes those of the best plan priced on that siting when there is one (one centre per siting, as
+  in-out keeps one core per siting).
 - `interior-level` (Pecci & Jenkins, TPWRS 2025; MacroEnergySolvers.jl): a point inside the same level set
   from an interior-point method without crossover, near its analytic centre.
   For both, γ adapts to progress as in MacroEnergySolvers.jl: the step's UB decrease over the decrease the
@@ -65,7 +67,7 @@ class Stabiliser:
 
 class Level(Stabiliser):
     def start_phase(self) -> None:
-        self.state = {"gamma": GAMMA0, "level": None}
+        self.state = {"gamma": GAMMA0, "level": None, "site_centres": {}}
 
     def point(self, master, center, lb, ub, x_m, y_m, integer):
         if center is None or not np.isfinite(ub) or not np.isfinite(lb) or ub <= lb:
@@ -73,10 +75,30 @@ class Level(Stabiliser):
             return x_m, y_m
         level = lb + self.state["gamma"] * (ub - lb)
         self.state["level"] = level
-        x = master.interior(level, y_m) if self.kind == "interior-level" else master.project(center, level, y_m)
-        return x, y_m
+        if self.kind == "interior-level":
+            return master.interior(level, y_m), y_m
+        return master.project(self._centre(master, center, y_m, integer), level, y_m), y_m
+
+    def _centre(self, master, best, y_m, integer) -> np.ndarray:
+        """The best plan, with the storage sizes of the best plan priced on the siting y_m (if one was).
+
+        Projecting the best plan itself onto another siting's level set pulls the new sites' sizes towards
+        the 0 they have there: on the default case the next nine steps priced 893–1 006 k plans against a best
+        of 892 k (22 iterations; with this centre 15). The charger sizes do not depend on the siting: they
+        stay the best plan's."""
+        own = self.state["site_centres"].get(_siting_key(y_m)) if integer else None
+        if own is None:
+            return best
+        centre = np.array(best, dtype=float)
+        storage = slice(0, 2 * master.fs.n_storage)
+        centre[storage] = np.asarray(own[1])[storage]
+        return centre
 
     def priced(self, total, lb, ub_before, ub_after, x, y, integer):
+        if integer:
+            centres, key = self.state["site_centres"], _siting_key(y)
+            if total < centres.get(key, [np.inf])[0]:
+                centres[key] = [float(total), [float(v) for v in x]]
         level = self.state.get("level")
         if level is None or not np.isfinite(ub_before) or ub_before <= level:
             return
@@ -90,6 +112,10 @@ class Level(Stabiliser):
 
     def summary(self) -> str:
         return f"γ {self.state.get('gamma', GAMMA0):.3f}"
+
+
+def _siting_key(y) -> str:
+    return ",".join(str(int(round(v))) for v in y)
 
 
 class TrustRegion(Stabiliser):
