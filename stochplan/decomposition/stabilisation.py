@@ -86,7 +86,8 @@ class Level(Stabiliser):
         the 0 they have there: on the default case the next nine steps priced 893–1 006 k plans against a best
         of 892 k (22 iterations; with this centre 15). The charger sizes do not depend on the siting: they
         stay the best plan's."""
-        own = self.state["site_centres"].get(_siting_key(y_m)) if integer else None
+        binary = integer and master.fs.siting == "binary"      # relaxed sites have no siting to key on
+        own = self.state["site_centres"].get(_siting_key(y_m)) if binary else None
         if own is None:
             return best
         centre = np.array(best, dtype=float)
@@ -95,7 +96,7 @@ class Level(Stabiliser):
         return centre
 
     def priced(self, total, lb, ub_before, ub_after, x, y, integer):
-        if integer:
+        if integer and self.kind == "level":
             centres, key = self.state["site_centres"], _siting_key(y)
             if total < centres.get(key, [np.inf])[0]:
                 centres[key] = [float(total), [float(v) for v in x]]
