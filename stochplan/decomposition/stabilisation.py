@@ -161,7 +161,7 @@ class InOut(Stabiliser):
         s = self.state
         binary = integer and master.fs.siting == "binary"
         if binary:
-            key = ",".join(str(int(round(v))) for v in y_m)
+            key = _siting_key(y_m)
             s["key"] = key
             known = key in s["site_cores"]
             mix = s["alpha"] if known else 1.0
