@@ -104,7 +104,12 @@ def test_simbench_profiles_ship_with_the_package():
     assert len(table) == 366 * 96                                  # 2016, 15 min
     assert {"H0-A", "H0-B", "H0-C", "L1-A", "L2-A", "PV5", "PV6", "PV8"} <= set(table.columns)
     assert table[["H0-A", "H0-B", "L2-A"]].max().to_numpy() == pytest.approx(1.0)   # multipliers of the peak
-    assert 0.5 < table["PV5"].max() < 1.0 and table.to_numpy().min() >= 0
+    assert 0.5 < table["PV5"].max() < 1.0
+    assert table[["H0-A", "H0-B", "H0-C", "L1-A", "L2-A", "PV5", "PV6", "PV8"]].to_numpy().min() >= 0
+    assert "hv_mixed2" not in table and table.to_numpy().min() > -1e-4     # net generation is not a load multiplier
+    for code in ("1-LV-rural9--0-sw", "1-LV-rural1--7-sw", "rural1"):    # no such grid, scenario, or code at all
+        with pytest.raises(InputError, match=f"profiles.simbench_grid: '{code}' is not a SimBench grid code"):
+            simbench_profiles(code)
 
 
 # ------------------------------------------------------------------ session records
