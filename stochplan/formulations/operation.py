@@ -461,7 +461,9 @@ def solve_day(model: DayModel, x_hat: np.ndarray | None = None, cut: bool = Fals
         model.x_hat.value = np.asarray(x_hat, dtype=float)
         if model.prox is not None:
             model.prox.value = proximal_weights(model.x_hat.value, cut)
-    report = solve_conic(model.problem, f"day {model.day.day}")
+    # an exact evaluation pins unbuilt capacities (x̂ = 0) with the stiff EXACT_WEIGHT: refine (solvers/conic.py)
+    stiff = not cut and model.prox is not None and bool((model.x_hat.value <= BOUNDARY).any())
+    report = solve_conic(model.problem, f"day {model.day.day}", refine=stiff)
     return replace(read_solution(model), retries=report.retries, solver_s=report.solver_s)
 
 
