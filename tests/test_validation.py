@@ -31,19 +31,19 @@ def test_base_case_without_der_reproduces_pandapower(tmp_path):
     assert summary(table)["ac_violations"] == 0
 
 
-
 def test_the_ac_check_runs_in_lightsim2grid_and_agrees_with_pandapowers_own_newton(tmp_path):
-    inst = instance_of(base_case("pandapower:case33bw", network={"source": "pandapower:case33bw", "v_min_pu": 0.8,
-                                          "default_max_i_ka": 0.4},
+    network = {"source": "pandapower:case33bw", "v_min_pu": 0.8, "default_max_i_ka": 0.4}
+    inst = instance_of(base_case("pandapower:case33bw", network=network,
                                  model={"formulation": "socp", "capacity_floor": 0.0}), tmp_path)
     feeder = ACFeeder(inst)
     p = np.full((inst.ref.n_bus, 1), 0.1)
-    (v_ls, loading_ls, losses_ls), = feeder.steps(p, 0.5 * p)
+    (v_ls, _, losses_ls), = feeder.steps(p, 0.5 * p)
     assert feeder.net._options["lightsim2grid"], "pandapower fell back to its own Newton–Raphson"
     feeder.pp.runpp(feeder.net, algorithm="nr", init="auto", numba=False, lightsim2grid=False)
     assert not feeder.net._options["lightsim2grid"]
     np.testing.assert_allclose(v_ls, feeder.net.res_bus.vm_pu.loc[inst.ref.bus_ids], atol=1e-9)
     assert losses_ls == pytest.approx(feeder.net.res_line.pl_mw.sum(), rel=1e-8) and losses_ls > 0.05
+
 
 def test_plan_with_storage_and_pv_stays_close_to_ac(tmp_path):
     out = tmp_path / "out"
