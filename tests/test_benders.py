@@ -179,3 +179,21 @@ def test_the_shipped_instance_class_case_matches_the_exact_extensive_form():
     assert bd.converged
     assert bd.exactness["total_eur"] == pytest.approx(ef.upper_bound, rel=1e-4)
     assert bd.y.tolist() == ef.y.tolist() and ef.y.sum() == 3
+
+
+def test_a_failed_level_step_prices_the_masters_plan_and_still_converges(small_case, monkeypatch, caplog):
+    """HiGHS's IPM can end 'unknown' on a thin level set; the step then takes the master's own plan (which
+    lies in the level set) instead of stopping the run, and says so."""
+    from stochplan.errors import SolverError
+    from stochplan.formulations.master import Master
+
+    def failing(self, level, y):
+        raise SolverError("interior level-set point", "unknown")
+
+    data, tmp_path = small_case
+    inst = instance_of(data, tmp_path)
+    ef = solve_extensive(inst)
+    monkeypatch.setattr(Master, "interior", failing)
+    bd = solve_benders(inst, tol=1e-5, max_iter=200, stabilisation="interior-level")
+    assert bd.converged and bd.upper_bound == pytest.approx(ef.upper_bound, rel=1e-4)
+    assert "interior level-set point: solver status 'unknown'; this step prices the master's own plan" in caplog.text

@@ -27,7 +27,13 @@ JSON-able dict saved in the checkpoint.
 """
 from __future__ import annotations
 
+import logging
+
 import numpy as np
+
+from ..errors import SolverError
+
+log = logging.getLogger(__name__)
 
 KINDS = ("level", "interior-level", "trust-region", "in-out", "none")
 GAMMA0 = 0.5            # level parameter at the start of a phase (measured: fixed 0.2 stalls the UB at 811 k on
@@ -75,9 +81,15 @@ class Level(Stabiliser):
             return x_m, y_m
         level = lb + self.state["gamma"] * (ub - lb)
         self.state["level"] = level
-        if self.kind == "interior-level":
-            return master.interior(level, y_m), y_m
-        return master.project(self._centre(master, center, y_m, integer), level, y_m), y_m
+        try:
+            if self.kind == "interior-level":
+                return master.interior(level, y_m), y_m
+            return master.project(self._centre(master, center, y_m, integer), level, y_m), y_m
+        except SolverError as exc:
+            # HiGHS's IPM can end 'unknown' on a thin level set (seen at K = 50); the master's own plan lies in
+            # the set (its model value is the LB), so the step is still a level step, only not a central one
+            log.warning("%s; this step prices the master's own plan", exc)
+            return x_m, y_m
 
     def _centre(self, master, best, y_m, integer) -> np.ndarray:
         """The best plan, with the storage sizes of the best plan priced on the siting y_m (if one was).
