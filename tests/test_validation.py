@@ -31,18 +31,47 @@ def test_base_case_without_der_reproduces_pandapower(tmp_path):
     assert summary(table)["ac_violations"] == 0
 
 
-def test_the_ac_check_runs_in_lightsim2grid_and_agrees_with_pandapowers_own_newton(tmp_path):
+@pytest.mark.parametrize("feeder_of", ["case33bw", "substation"])
+def test_the_ac_check_runs_as_one_lightsim2grid_batch_equal_to_pandapowers_own_newton(tmp_path, feeder_of):
+    """The whole day in lightsim2grid's time series (the substation feeder has an open line end, two parallel
+    transformers with a tap, iron losses and cable charging: each handled by `_lightsim_ready`) gives
+    pandapower's own Newton–Raphson's voltages, currents and losses step by step."""
+    source = "pandapower:case33bw" if feeder_of == "case33bw" else _substation_feeder(tmp_path, tap_pos=3)
+    network = {"source": source, "v_min_pu": 0.8, "v_max_pu": 1.2, "default_max_i_ka": 0.4}
+    inst = instance_of(base_case(source, network=network,
+                                 model={"formulation": "socp", "capacity_floor": 0.0}), tmp_path)
+    feeder, ref = ACFeeder(inst), inst.ref
+    p = np.random.default_rng(0).uniform(0.0, 0.3, (ref.n_bus, 4))
+    in_pandapower = []
+    one_step = feeder._runpp
+    feeder._runpp = lambda *step: in_pandapower.append(step) or one_step(*step)
+    steps = feeder.steps(p, 0.4 * p)
+    assert len(in_pandapower) == 1, "the batch was not used: the day ran step by step in pandapower"
+    for t, (v, loading, losses) in enumerate(steps):
+        feeder.net.load["p_mw"], feeder.net.load["q_mvar"] = p[:, t], 0.4 * p[:, t]
+        feeder.pp.runpp(feeder.net, algorithm="nr", init="auto", numba=False, lightsim2grid=False)
+        assert not feeder.net._options["lightsim2grid"]
+        np.testing.assert_allclose(v, feeder.net.res_bus.vm_pu.loc[ref.bus_ids], atol=1e-8)
+        pandapower_losses = feeder.net.res_line.pl_mw.sum() + feeder.net.res_trafo.pl_mw.sum()
+        assert losses == pytest.approx(pandapower_losses, rel=1e-7) and losses > 0.005
+        line, element = feeder.is_line, ref.branch_element
+        i_ka = np.zeros(ref.n_line)
+        i_ka[line] = feeder.net.res_line.i_from_ka.loc[element[line]]
+        i_ka[~line] = feeder.net.res_trafo.i_hv_ka.loc[element[~line]]
+        np.testing.assert_allclose(loading, i_ka / feeder.i_base_ka / ref.i_max_pu, atol=1e-8)
+        assert np.nanmax(loading) > 0.01
+
+
+def test_a_step_whose_power_flow_does_not_converge_is_reported_and_the_others_are_still_checked(tmp_path):
     network = {"source": "pandapower:case33bw", "v_min_pu": 0.8, "default_max_i_ka": 0.4}
     inst = instance_of(base_case("pandapower:case33bw", network=network,
                                  model={"formulation": "socp", "capacity_floor": 0.0}), tmp_path)
     feeder = ACFeeder(inst)
-    p = np.full((inst.ref.n_bus, 1), 0.1)
-    (v_ls, _, losses_ls), = feeder.steps(p, 0.5 * p)
-    assert feeder.net._options["lightsim2grid"], "pandapower fell back to its own Newton–Raphson"
-    feeder.pp.runpp(feeder.net, algorithm="nr", init="auto", numba=False, lightsim2grid=False)
-    assert not feeder.net._options["lightsim2grid"]
-    np.testing.assert_allclose(v_ls, feeder.net.res_bus.vm_pu.loc[inst.ref.bus_ids], atol=1e-9)
-    assert losses_ls == pytest.approx(feeder.net.res_line.pl_mw.sum(), rel=1e-8) and losses_ls > 0.05
+    p = np.full((inst.ref.n_bus, 4), 0.05)
+    p[:, 2] = 5.0                                   # 160 MW on a 3.7 MW feeder: no AC solution
+    steps = feeder.steps(p, 0.4 * p)
+    assert steps[2] is None and all(step is not None for step in steps[:2] + steps[3:])
+    assert steps[3][0] == pytest.approx(steps[0][0], abs=1e-9) and steps[3][0].min() < 0.99
 
 
 def test_plan_with_storage_and_pv_stays_close_to_ac(tmp_path):

@@ -2,8 +2,9 @@
 
 The feeder is rebuilt in pandapower with each step's net loads (load − shed), EV station charging,
 storage grid-side power (p, q) as loads and used PV as static generators, the substation voltage set to
-the model's, and solved with `runpp` (Newton–Raphson on pandapower's admittance matrix, in lightsim2grid's
-C++). Per step: max |V_ac − V_socp| over buses, max |loading_ac − loading_socp| over branches (share of
+the model's. Each day's first step is solved with pandapower's `runpp`, then the whole day as one batch in
+lightsim2grid's C++ (Newton–Raphson, each step started from the one before), kept only where it reproduces
+pandapower's first step; otherwise every step runs in `runpp`. Per step: max |V_ac − V_socp| over buses, max |loading_ac − loading_socp| over branches (share of
 rating), AC and model losses, AC limit violations. A step whose power flow does not converge is reported
 as such, never dropped.
 """
@@ -11,6 +12,7 @@ from __future__ import annotations
 
 import logging
 import warnings
+from copy import deepcopy
 from pathlib import Path
 
 import numpy as np
@@ -23,6 +25,8 @@ from ..instance import Instance, build_instance
 from ..network import load_net
 from ..result import DaySolution
 from .evaluation import plan_vector
+
+log = logging.getLogger(__name__)
 
 V_TOL = 1e-4       # pu; a voltage this close to a limit is not a violation
 LOADING_TOL = 1e-3
@@ -48,37 +52,144 @@ class ACFeeder:
         self.sgens = pp.create_sgens(net, ref.bus_ids[ref.pv_bus], p_mw=0.0, q_mvar=0.0) if len(ref.pv_bus) else []
         self.is_line = np.array([kind == "line" for kind in ref.branch_kind], dtype=bool)
         self.i_base_ka = ref.base_mva / (np.sqrt(3) * ref.vn_kv[ref.parent[1:]])   # per-unit current at the sending end
+        self.n_gen = len(net.gen) + len(net.ext_grid)
+        self.diverged = False  # the last pandapower step did not converge
+        self.series = None     # lightsim2grid's time series of this network, made on first use (False: not possible)
 
-    def steps(self, p_mw: np.ndarray, q_mvar: np.ndarray, pv_mw: np.ndarray | None = None):
+    def steps(self, p_mw: np.ndarray, q_mvar: np.ndarray, pv_mw: np.ndarray | None = None) -> list:
         """AC power flow of each step: per-bus net consumption `p_mw`, `q_mvar` (N × T) and PV injections
-        (n_pv × T), substation at the model's voltage. Yields per step None (not converged) or
-        (v_ac (N,) [pu], loading_ac (L,) [share of rating], losses_ac [MW])."""
+        (n_pv × T), substation at the model's voltage. → per step None (not converged) or
+        (v_ac (N,) [pu], loading_ac (L,) [share of rating], losses_ac [MW]).
+
+        Step 0 runs in pandapower (`runpp`); the whole day then runs as one batch in lightsim2grid's C++
+        (`TimeSeriesCPP` on the same network, each step started from the one before: ~0.2 instead of ~4 ms a
+        step, most of `runpp` being its Python around the Newton–Raphson). The batch's step 0 must agree
+        with pandapower's to AGREE, and every step must converge; otherwise the day runs step by step in
+        pandapower (an element lightsim2grid models differently, a step that does not converge)."""
+        pv = pv_mw if pv_mw is not None and len(self.sgens) else np.zeros((len(self.sgens), p_mw.shape[1]))
+        first = self._runpp(p_mw[:, 0], q_mvar[:, 0], pv[:, 0])
+        batch = self._batch(p_mw, q_mvar, pv) if first is not None else None
+        if batch is not None and _agree(first, batch[0]):
+            return batch
+        log.debug("AC check: the lightsim2grid batch %s; pandapower step by step",
+                  "did not converge" if batch is None else "disagrees with pandapower at step 0")
+        return [first] + [self._runpp(p_mw[:, t], q_mvar[:, t], pv[:, t]) for t in range(1, p_mw.shape[1])]
+
+    def _runpp(self, p_mw: np.ndarray, q_mvar: np.ndarray, pv_mw: np.ndarray):
+        """One step in pandapower → None or (v_ac, loading_ac, losses_ac)."""
         pp, net, ref = self.pp, self.net, self.ref
         element = ref.branch_element
-        for t in range(p_mw.shape[1]):
-            # whole columns: the tables hold only our elements, in creation order (.loc costs ~1 ms a step)
-            net.load["p_mw"] = p_mw[:, t]
-            net.load["q_mvar"] = q_mvar[:, t]
-            if len(self.sgens):
-                net.sgen["p_mw"] = pv_mw[:, t] if pv_mw is not None else 0.0
-            try:
-                # init "auto" (DC angles first): a flat start does not converge through SimBench's YNd5 transformer
-                # (150° phase shift); taps and shifts do not change the magnitudes the SOCP is compared on
-                # recycle: only loads and PV injections change between steps, so pandapower reuses its internal
-                # case and admittance matrix (8.8 instead of 24.5 ms a step on case33bw); lightsim2grid (a
-                # dependency) runs pandapower's Newton–Raphson in C++ on that same matrix (3.7 instead of 8.8 ms,
-                # the same voltages to 1e-9 pu); "auto" falls back to pandapower's own where it does not apply
-                pp.runpp(net, algorithm="nr", init="auto", max_iteration=30, numba=False, lightsim2grid="auto",
-                         recycle={"bus_pq": True, "trafo": False, "gen": False})
-            except pp.powerflow.LoadflowNotConverged:
-                yield None
-                continue
-            v_ac = net.res_bus.vm_pu.loc[ref.bus_ids].to_numpy()
-            i_ac = np.zeros(ref.n_line)
-            i_ac[self.is_line] = net.res_line.i_from_ka.loc[element[self.is_line]].to_numpy()
-            i_ac[~self.is_line] = net.res_trafo.i_hv_ka.loc[element[~self.is_line]].to_numpy()
-            losses = net.res_line.pl_mw.sum() + (net.res_trafo.pl_mw.sum() if len(net.trafo) else 0.0)
-            yield v_ac, i_ac / self.i_base_ka / ref.i_max_pu, float(losses)
+        # whole columns: the tables hold only our elements, in creation order (.loc costs ~1 ms a step)
+        net.load["p_mw"] = p_mw
+        net.load["q_mvar"] = q_mvar
+        if len(self.sgens):
+            net.sgen["p_mw"] = pv_mw
+        try:
+            # init "auto" (DC angles first): a flat start does not converge through SimBench's YNd5 transformer
+            # (150° phase shift); taps and shifts do not change the magnitudes the SOCP is compared on
+            # recycle: only loads and PV injections change between steps, so pandapower reuses its internal
+            # case and admittance matrix (8.8 instead of 24.5 ms a step on case33bw); lightsim2grid runs its
+            # Newton–Raphson in C++ on that same matrix (3.7 instead of 8.8 ms). Not after a step that did not
+            # converge: recycled, its state made every following step fail too
+            pp.runpp(net, algorithm="nr", init="auto", max_iteration=30, numba=False, lightsim2grid="auto",
+                     recycle=None if self.diverged else {"bus_pq": True, "trafo": False, "gen": False})
+            self.diverged = False
+        except pp.powerflow.LoadflowNotConverged:
+            self.diverged = True
+            return None
+        v_ac = net.res_bus.vm_pu.loc[ref.bus_ids].to_numpy()
+        i_ac = np.zeros(ref.n_line)
+        i_ac[self.is_line] = net.res_line.i_from_ka.loc[element[self.is_line]].to_numpy()
+        i_ac[~self.is_line] = net.res_trafo.i_hv_ka.loc[element[~self.is_line]].to_numpy()
+        losses = net.res_line.pl_mw.sum() + (net.res_trafo.pl_mw.sum() if len(net.trafo) else 0.0)
+        return v_ac, i_ac / self.i_base_ka / ref.i_max_pu, float(losses)
+
+    def _make_series(self):
+        """lightsim2grid's time series of this network, or False where it cannot read it."""
+        from lightsim2grid.network import init_from_pandapower
+        from lightsim2grid.timeSerie import TimeSeriesCPP
+
+        net, ref = self.net, self.ref
+        ready = _lightsim_ready(net)
+        if ready is None:
+            return False
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                series = TimeSeriesCPP(init_from_pandapower(ready[0]))
+        except Exception as exc:     # any element its converter refuses: pandapower step by step, as before
+            log.debug("AC check: lightsim2grid cannot read the network (%s)", exc)
+            return False
+        self.start_at = ready[1]
+        self.bus_at = net.bus.index.get_indexer(ref.bus_ids)
+        # branch columns of the batch: the lines, then the transformers, in pandapower's table order
+        self.branch_at = np.where(self.is_line, net.line.index.get_indexer(ref.branch_element),
+                                  len(net.line) + net.trafo.index.get_indexer(ref.branch_element))
+        return series
+
+    def _batch(self, p_mw: np.ndarray, q_mvar: np.ndarray, pv_mw: np.ndarray) -> list | None:
+        """Every step in one lightsim2grid time series, started from pandapower's last solution → the
+        per-step results, or None if a step did not converge (the series stops at the first that does not)."""
+        net, ref = self.net, self.ref
+        if self.series is None:
+            self.series = self._make_series()
+        if self.series is False:
+            return None
+        steps = p_mw.shape[1]
+        v_start = (net.res_bus.vm_pu * np.exp(1j * np.deg2rad(net.res_bus.va_degree))).fillna(1.0)
+        gen_p = np.zeros((steps, self.n_gen))           # the slack's set-point: unused
+        self.series.compute_Vs(gen_p, np.ascontiguousarray(pv_mw.T), np.ascontiguousarray(p_mw.T),
+                               np.ascontiguousarray(q_mvar.T), v_start.to_numpy(dtype=complex)[self.start_at], 30,
+                               1e-8)
+        if not all(self.series.converged_mask()):
+            return None
+        v_ac = np.abs(self.series.get_voltages())[:, self.bus_at]
+        i_ac = self.series.compute_flows()[:, self.branch_at]
+        losses = self.series.compute_branch_results()[:, :, [0, 2]].sum(axis=(1, 2))
+        loading = i_ac / self.i_base_ka / ref.i_max_pu
+        return [(v_ac[t], loading[t], float(losses[t])) for t in range(steps)]
+
+
+def _lightsim_ready(net):
+    """(a copy of `net` that lightsim2grid reads as pandapower computes it, the position in `net.bus` of the
+    bus each of its buses starts from), or None where we do not know how
+    (it ignores switches and refuses parallel transformers): a line end behind an open switch goes to a bus of
+    its own (pandapower's auxiliary bus: the line still charges from its other end), and n parallel
+    transformers become one of n times the rating and iron losses (the same impedances in per cent).
+    Bus-bus and open transformer switches are not handled."""
+    sw = net.switch
+    if ((sw.et == "b") & sw.closed).any() or ((sw.et == "t") & ~sw.closed).any():
+        return None
+    copy = deepcopy(net)
+    opened: set[int] = set()
+    origin = {int(b): int(b) for b in net.bus.index}      # each bus of the copy → the bus it starts from
+    for _, switch in sw[(sw.et == "l") & ~sw.closed].iterrows():
+        line = int(switch.element)
+        if line in opened:                              # both ends open: the line carries nothing
+            copy.line.at[line, "in_service"] = False
+            continue
+        opened.add(line)
+        end = "from_bus" if copy.line.at[line, "from_bus"] == switch.bus else "to_bus"
+        aux = copy.bus.index.max() + 1
+        copy.bus.loc[aux] = copy.bus.loc[switch.bus]
+        copy.line.at[line, end] = aux
+        origin[aux] = switch.bus
+    copy.switch = copy.switch.iloc[0:0]
+    # our static generators are plain PQ injections (limits left empty, which lightsim2grid cannot read)
+    copy.sgen = copy.sgen.drop(columns=["min_p_mw", "max_p_mw", "min_q_mvar", "max_q_mvar"], errors="ignore")
+    n = copy.trafo.parallel.to_numpy()
+    copy.trafo["sn_mva"] *= n
+    copy.trafo["pfe_kw"] *= n
+    copy.trafo["parallel"] = 1
+    return copy, net.bus.index.get_indexer([origin[b] for b in copy.bus.index])
+
+
+AGREE = 1e-6     # pu, share of rating and relative losses: the batch reproduces pandapower's step
+
+
+def _agree(a: tuple, b: tuple) -> bool:
+    return bool(np.abs(a[0] - b[0]).max() <= AGREE and np.nan_to_num(np.abs(a[1] - b[1])).max(initial=0) <= AGREE
+                and abs(a[2] - b[2]) <= AGREE * max(abs(a[2]), 1.0))
 
 
 def violations(ref, v_ac: np.ndarray, loading_ac: np.ndarray) -> int:
