@@ -18,14 +18,13 @@ log = logging.getLogger(__name__)
 # 4e-5 pu next to a 80 pu transformer) day solves stall at the 1e-8 gap; at 1e-7 (0.01 EUR per day in the
 # solver's unit, far below what Benders' 1e-4 needs) they end 'Solved' in the same iterations.
 #
-# First attempt: Clarabel without iterative refinement of its KKT solves, unless the caller asks for it.
+# First attempt: Clarabel without iterative refinement of its KKT solves.
 # Refinement to its default 1e-13 took half of Clarabel's time on our problems for no gain at its 1e-8
 # tolerances (measured, default case, 50 day solves at 5 plans: 1.9 instead of 3.7 s, the same interior-point
 # iterations, day values within 1e-7 relative, every cut within 1.3e-10 of the day's value at the other plans;
 # SimBench MV 40 solves: 11.9 instead of 19.7 s, cuts within 1.6e-7, one solve to retry; the exact EF of the
-# default case 4.9 instead of 9.9 s, the same optimum to 0.01 EUR/year). An exact evaluation pins unbuilt
-# capacities at 0 with a stiff proximal weight: without refinement 3 of its 10 default-case days needed a
-# retry, so it refines (operation.solve_day). Every retry below refines again (Clarabel's default).
+# default case 4.9 instead of 9.9 s, the same optimum to 0.01 EUR/year). Every retry below refines again
+# (Clarabel's default).
 NO_REFINEMENT = dict(iterative_refinement_enable=False)
 RETRIES = (
     dict(tol_gap_abs=1e-7, tol_gap_rel=1e-7),
@@ -48,10 +47,9 @@ class SolveReport:
     solver_s: float
 
 
-def solve_conic(problem: cp.Problem, what: str, refine: bool = False) -> SolveReport:
-    """Solve `problem` (`refine`: with iterative refinement from the first attempt); an inaccurate or failed
-    solve is retried, and if still not optimal, raised."""
-    status = _attempt(problem, {} if refine else NO_REFINEMENT)
+def solve_conic(problem: cp.Problem, what: str) -> SolveReport:
+    """Solve `problem`; an inaccurate or failed solve is retried, and if still not optimal, raised."""
+    status = _attempt(problem, NO_REFINEMENT)
     seconds, retries = _solver_seconds(problem), 0
     for settings in RETRIES:
         if status == cp.OPTIMAL:
