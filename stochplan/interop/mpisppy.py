@@ -33,7 +33,6 @@ import numpy as np
 import pyomo.environ as pyo
 
 from ..errors import InputError
-from ..formulations.master import first_stage_rows, first_stage_variables
 from ..result import DAYS_PER_YEAR
 
 SCENARIO = "day"          # scenario names: day0, day1, … in the order of the instance's days
@@ -128,6 +127,35 @@ def check_supported(inst) -> None:
     for refused, field, why in refusals:
         if refused:
             raise InputError(field, f"{why} (stochplan.interop.mpisppy writes LPs)")
+
+
+def first_stage_variables(m, fs) -> None:
+    """x = [E, P, C] within [0, x̄] and the site binaries y (continuous in [0, 1] unless binary siting; fixed
+    with fixed siting) on the Pyomo model `m`."""
+    m.X = pyo.RangeSet(0, fs.n_x - 1)
+    m.K = pyo.RangeSet(0, fs.n_storage - 1)
+    m.x = pyo.Var(m.X, bounds=lambda _, i: (0.0, float(fs.x_max[i])))
+    m.y = pyo.Var(m.K, domain=pyo.Binary if fs.siting == "binary" else pyo.UnitInterval)
+    if fs.siting == "fixed":
+        for i in m.K:
+            m.y[i].fix(float(fs.fixed_y[i]))
+
+
+def first_stage_rows(m, fs) -> None:
+    """The first stage's rows A [x; y] ≤ b (investment.FirstStage.rows, the master's own) and its annualised
+    cost `m.investment` [EUR/year]."""
+    a, b = fs.rows()
+    columns = [m.x[i] for i in m.X] + [m.y[i] for i in m.K]
+
+    def row(m, r):
+        entries = slice(a.indptr[r], a.indptr[r + 1])
+        if a.indptr[r] == a.indptr[r + 1]:
+            return pyo.Constraint.Skip
+        return sum(float(v) * columns[j] for j, v in zip(a.indices[entries], a.data[entries])) <= float(b[r])
+
+    m.first_stage = pyo.Constraint(pyo.RangeSet(0, len(b) - 1), rule=row)
+    m.investment = pyo.Expression(expr=sum(fs.cost_x[i] * m.x[i] for i in m.X)
+                                  + sum(fs.cost_y[i] * m.y[i] for i in m.K))
 
 
 def day_model(inst, day) -> pyo.ConcreteModel:
