@@ -4,9 +4,9 @@ The feeder is rebuilt in pandapower with each step's net loads (load − shed), 
 storage grid-side power (p, q) as loads and used PV as static generators, the substation voltage set to
 the model's. Each day's first step is solved with pandapower's `runpp`, then the whole day as one batch in
 lightsim2grid's C++ (Newton–Raphson, each step started from the one before), kept only where it reproduces
-pandapower's first step; otherwise every step runs in `runpp`. Per step: max |V_ac − V_socp| over buses, max |loading_ac − loading_socp| over branches (share of
-rating), AC and model losses, AC limit violations. A step whose power flow does not converge is reported
-as such, never dropped.
+pandapower's first step; otherwise every step runs in `runpp`. Per step: max |V_ac − V_socp| over buses,
+max |loading_ac − loading_socp| over branches (share of rating), AC and model losses, AC limit violations.
+A step whose power flow does not converge is reported as such, never dropped.
 """
 from __future__ import annotations
 
@@ -52,7 +52,7 @@ class ACFeeder:
         self.sgens = pp.create_sgens(net, ref.bus_ids[ref.pv_bus], p_mw=0.0, q_mvar=0.0) if len(ref.pv_bus) else []
         self.is_line = np.array([kind == "line" for kind in ref.branch_kind], dtype=bool)
         self.i_base_ka = ref.base_mva / (np.sqrt(3) * ref.vn_kv[ref.parent[1:]])   # per-unit current at the sending end
-        self.n_gen = len(net.gen) + len(net.ext_grid)
+        self.n_gen = len(net.ext_grid)           # lightsim2grid's generators: the slack(s) only (_lightsim_ready)
         self.diverged = False  # the last pandapower step did not converge
         self.series = None     # lightsim2grid's time series of this network, made on first use (False: not possible)
 
@@ -156,9 +156,10 @@ def _lightsim_ready(net):
     (it ignores switches and refuses parallel transformers): a line end behind an open switch goes to a bus of
     its own (pandapower's auxiliary bus: the line still charges from its other end), and n parallel
     transformers become one of n times the rating and iron losses (the same impedances in per cent).
-    Bus-bus and open transformer switches are not handled."""
+    Bus-bus and open transformer switches, and voltage-controlled generators (whose set-points the batch would
+    have to carry), are not handled."""
     sw = net.switch
-    if ((sw.et == "b") & sw.closed).any() or ((sw.et == "t") & ~sw.closed).any():
+    if ((sw.et == "b") & sw.closed).any() or ((sw.et == "t") & ~sw.closed).any() or len(net.gen):
         return None
     copy = deepcopy(net)
     opened: set[int] = set()
