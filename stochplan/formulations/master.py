@@ -52,6 +52,7 @@ class Master:
         a, b = fs.rows()
         self.first = (sp.hstack([a, sp.csr_matrix((a.shape[0], n_theta))]).tocsr(), b)
         self.cuts: list[tuple[np.ndarray, np.ndarray, float]] = []      # (columns, coefficients, upper bound)
+        self._rows: tuple[sp.csr_matrix, np.ndarray] | None = None      # first stage and cuts stacked, until a cut
         self.cost = np.concatenate([fs.cost_x, fs.cost_y, DAYS_PER_YEAR * (self.weights if multicut else np.ones(1))])
         self.lower = np.concatenate([np.zeros(n_x + k), np.full(n_theta, -INF)])
         self.upper = np.concatenate([fs.x_max, np.ones(k), np.full(n_theta, INF)])
@@ -79,6 +80,7 @@ class Master:
             nonzero = np.flatnonzero(g)
             self.cuts.append((np.append(nonzero, self.theta_at + s), np.append(g[nonzero], -1.0),
                               float(g[nonzero] @ np.asarray(x_hat, dtype=float)[nonzero]) - float(q)))
+        self._rows = None
 
     def solve(self) -> tuple[float, np.ndarray, np.ndarray]:
         """→ (lower bound [EUR/year], x̂, ŷ)."""
@@ -139,14 +141,8 @@ class Master:
             lower[self.y_at:self.theta_at] = upper[self.y_at:self.theta_at] = np.clip(sites, 0.0, 1.0)
         if x_bounds is not None:
             lower[:n_x], upper[:n_x] = x_bounds
-        a, b = self.first
+        a, b = self._stacked_rows()
         blocks, bounds = [a], [b]
-        if self.cuts:
-            columns, coefficients, rhs = zip(*self.cuts)
-            rows = np.repeat(np.arange(len(self.cuts)), [len(c) for c in columns])
-            blocks.append(sp.csr_matrix((np.concatenate(coefficients), (rows, np.concatenate(columns))),
-                                        shape=(len(self.cuts), self.n_col)))
-            bounds.append(np.array(rhs))
         if level is not None:
             blocks.append(sp.csr_matrix(self.cost[None, :]))
             bounds.append(np.array([level]))
@@ -176,6 +172,20 @@ class Master:
         if status != highspy.HighsModelStatus.kOptimal:
             raise SolverError(what, highs.modelStatusToString(status))
         return highs.getInfo().objective_function_value, np.asarray(highs.getSolution().col_value)
+
+    def _stacked_rows(self) -> tuple[sp.csr_matrix, np.ndarray]:
+        """The first stage's rows and every cut as one matrix and its upper bounds, built once per set of cuts
+        (the master solve and the stabilised step of an iteration share it)."""
+        if self._rows is None:
+            a, b = self.first
+            if self.cuts:
+                columns, coefficients, rhs = zip(*self.cuts)
+                rows = np.repeat(np.arange(len(self.cuts)), [len(c) for c in columns])
+                cuts = sp.csr_matrix((np.concatenate(coefficients), (rows, np.concatenate(columns))),
+                                     shape=(len(self.cuts), self.n_col))
+                a, b = sp.vstack([a, cuts]).tocsr(), np.concatenate([b, rhs])
+            self._rows = (a, b)
+        return self._rows
 
     def _values(self, solution: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         x = np.clip(solution[:self.fs.n_x], 0.0, self.fs.x_max)

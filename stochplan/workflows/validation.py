@@ -155,11 +155,12 @@ def _lightsim_ready(net):
     bus each of its buses starts from), or None where we do not know how
     (it ignores switches and refuses parallel transformers): a line end behind an open switch goes to a bus of
     its own (pandapower's auxiliary bus: the line still charges from its other end), and n parallel
-    transformers become one of n times the rating and iron losses (the same impedances in per cent).
-    Bus-bus and open transformer switches, and voltage-controlled generators (whose set-points the batch would
-    have to carry), are not handled."""
+    transformers become one of n times the rating and iron losses (the same impedances in per cent). Closed
+    bus-bus switches are already fused by `load_net` (an open one separates its buses for both). Open
+    transformer switches and voltage-controlled generators (whose set-points the batch would have to carry) are
+    not handled."""
     sw = net.switch
-    if ((sw.et == "b") & sw.closed).any() or ((sw.et == "t") & ~sw.closed).any() or len(net.gen):
+    if ((sw.et == "t") & ~sw.closed).any() or len(net.gen):
         return None
     copy = deepcopy(net)
     opened: set[int] = set()
