@@ -110,3 +110,30 @@ def test_a_feeder_is_read_once_but_every_caller_gets_its_own_copy(tmp_path):
     save_net(make_net([(0, 1), (1, 2), (2, 3)], {3: (0.1, 0.05)}), tmp_path / "feeder.json")
     os.utime(path, ns=(1, 1))                  # a different modification time, however coarse the file system's
     assert len(load_net(path).line) == 3
+
+
+def test_one_model_shared_by_many_days_prices_each_day_as_its_own_model():
+    """From SHARED_FROM_DAYS days a process holds one model with the day data as Parameters: each day, in any
+    order, must come out as from the day's own model (value, cut slope, dispatch)."""
+    from dataclasses import replace
+
+    from stochplan.formulations.operation import SHARED_FROM_DAYS, DayModels
+
+    inst = build_instance(load_case(default_case_path()), k=3)
+    models = DayModels(inst, days_here=SHARED_FROM_DAYS)
+    assert models.shared and not DayModels(inst, days_here=SHARED_FROM_DAYS - 1).shared
+    rng = np.random.default_rng(3)
+    plans = [rng.uniform(0, 1, inst.first.n_x) * inst.first.x_max, np.zeros(inst.first.n_x)]
+    for x in plans:
+        for d in (2, 0, 1):
+            own = solve_day(build_operation(inst, inst.days[d]), x, cut=True)
+            got = solve_day(models(d), x, cut=True)
+            assert got.day == own.day == inst.days[d].day
+            assert got.value_eur == pytest.approx(own.value_eur, rel=1e-9)
+            np.testing.assert_allclose(got.gradient, own.gradient, rtol=1e-6, atol=1e-3)
+            np.testing.assert_allclose(got.dispatch["v_pu"], own.dispatch["v_pu"], atol=1e-9)
+            np.testing.assert_allclose(got.dispatch["ev_p_mw"], own.dispatch["ev_p_mw"], atol=1e-7)
+    assert len(models._models) == 1
+    # per-EV and per-interval regions have rows that differ by day: never shared
+    individual = replace(inst, options=replace(inst.options, ev=replace(inst.options.ev, aggregation="individual")))
+    assert not DayModels(individual, days_here=365).shared

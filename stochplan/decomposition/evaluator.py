@@ -1,7 +1,7 @@
 """Pricing a plan on every day, spread over ranks.
 
 Rank 0 drives: it broadcasts a command buffer `[command, exit code, x̂…]`; every rank solves the days it owns
-in the day pool (parallel/pool.py; models built once per day, lazily, and kept); values, subgradients and
+in the day pool (parallel/pool.py; models built lazily and kept, formulations/operation.DayModels); values, subgradients and
 solve times come back to rank 0 with one buffer gather, in day order. Days are assigned longest-processing-time first,
 first with equal weights, then once from the measured times of the first priced master plan.
 A failed solve on any rank stops every rank: rank 0 names the rank and day.
@@ -15,7 +15,7 @@ from collections.abc import Callable
 import numpy as np
 
 from .. import interrupts
-from ..formulations.operation import build_operation, solve_day
+from ..formulations.operation import DayModels, solve_day
 from ..instance import Instance
 from ..parallel import SerialComm
 from ..parallel.pool import DayPool
@@ -39,8 +39,7 @@ class DayEvaluator:
         self.task_results: list | None = None     # rank 0: day_task's result per day, after solutions_at
         self.n_days, self.n_x = len(inst.days), inst.first.n_x
         self.pool = DayPool(self.comm, self.n_days, label=lambda d: inst.days[d].day)
-        self.models: dict[int, object] = {}
-        self.build_s = 0.0
+        self.models = DayModels(inst, len(self.pool.mine()))
         self.busy_s = 0.0              # this rank's time in its own solves (cvxpy and Clarabel)
         self.solver_s = 0.0            # of which inside Clarabel
         self.day_s = np.zeros(self.n_days)
@@ -55,12 +54,9 @@ class DayEvaluator:
     def owners(self) -> np.ndarray:
         return self.pool.owners
 
-    def model(self, day: int):
-        if day not in self.models:
-            t0 = time.perf_counter()
-            self.models[day] = build_operation(self.inst, self.inst.days[day])
-            self.build_s += time.perf_counter() - t0
-        return self.models[day]
+    @property
+    def build_s(self) -> float:
+        return self.models.build_s
 
     def _solve_mine(self, x: np.ndarray, cut: bool = True) -> np.ndarray | None:
         """This rank's days at x (`cut`: Benders pricing, else exact evaluation; see operation.constraint_copy),
@@ -69,7 +65,7 @@ class DayEvaluator:
 
         def one(d: int) -> np.ndarray:
             t0 = time.perf_counter()
-            sol = solve_day(self.model(d), x, cut=cut)
+            sol = solve_day(self.models(d), x, cut=cut)
             seconds = time.perf_counter() - t0
             self.busy_s += seconds
             self.solver_s += sol.solver_s

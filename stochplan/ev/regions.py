@@ -38,17 +38,37 @@ def station_region(kind: str, fleet: Fleet, p_ch, p_dis=None, short=0.0) -> Regi
         raise ValueError(f"unknown region '{kind}'")
     if kind == "individual":
         return _individual(fleet, p_ch, p_dis, short)
-    eta, dt = fleet.efficiency, fleet.dt_h
-    g = dt * eta * p_ch - (dt / eta * p_dis if p_dis is not None else 0)
-    cons = [p_ch <= fleet.p_max_mw.sum(0)]
-    if p_dis is not None:
-        cons.append(p_dis <= (fleet.p_max_mw.sum(0) if fleet.v2g else 0.0))
+    if p_dis is not None and not fleet.v2g:
+        return Region(station_region(kind, fleet, p_ch, None, short).constraints + [p_dis == 0])
     if kind == "envelope":
-        cum = cp.cumsum(g)
-        return Region(cons + [cum >= fleet.e_lo[:, 1:].sum(0) - short, cum <= fleet.e_hi[:, 1:].sum(0)])
-    s, t, lo, hi = interval_bounds(fleet)
+        return envelope_region(*envelope_sums(fleet), fleet.efficiency, fleet.dt_h, p_ch, p_dis, short)
+    s, t, lo, hi = interval_bounds(fleet)     # (0, t] among them: the envelope's energy rows
     window = _interval_matrix(s, t, fleet.steps)
-    return Region(cons + [window @ g >= lo - short, window @ g <= hi])
+    g = battery_side_energy(p_ch, p_dis, fleet.efficiency, fleet.dt_h)
+    return Region(power_bounds(fleet.p_max_mw.sum(0), p_ch, p_dis) + [window @ g >= lo - short, window @ g <= hi])
+
+
+def envelope_sums(fleet: Fleet) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(T,) each: the fleet's summed power bound Σ_i p̄_i f_i [MW] and energy window Σ_i L_i(t), Σ_i U_i(t)
+    at the end of each step [MWh, battery side]: all the envelope reads."""
+    return fleet.p_max_mw.sum(0), fleet.e_lo[:, 1:].sum(0), fleet.e_hi[:, 1:].sum(0)
+
+
+def battery_side_energy(p_ch, p_dis, efficiency: float, dt_h: float):
+    """g_t = Δt (η P_ch,t − P_dis,t / η) [MWh]."""
+    return dt_h * efficiency * p_ch - (dt_h / efficiency * p_dis if p_dis is not None else 0)
+
+
+def envelope_region(p_max, e_lo, e_hi, efficiency: float, dt_h: float, p_ch, p_dis=None, short=0.0) -> Region:
+    """0 ≤ P_ch, P_dis ≤ Σ p̄ f, Σ L(t) − short ≤ G(t) ≤ Σ U(t), from the sums alone (`envelope_sums`; arrays
+    or cvxpy Parameters: a model shared by many days re-sets them per day)."""
+    cum = cp.cumsum(battery_side_energy(p_ch, p_dis, efficiency, dt_h))
+    return Region(power_bounds(p_max, p_ch, p_dis) + [cum >= e_lo - short, cum <= e_hi])
+
+
+def power_bounds(p_max, p_ch, p_dis=None) -> list:
+    """P_ch ≤ Σ p̄ f and P_dis ≤ Σ p̄ f [MW]."""
+    return [p_ch <= p_max] + ([p_dis <= p_max] if p_dis is not None else [])
 
 
 def _interval_matrix(s: np.ndarray, t: np.ndarray, steps: int) -> sp.csr_matrix:

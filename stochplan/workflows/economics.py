@@ -19,7 +19,7 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
-from ..formulations.operation import build_operation, solve_day
+from ..formulations.operation import DayModels, solve_day
 from ..instance import Instance, build_instance
 from ..result import PARTS, DaySolution, PlanResult, yearly
 from ..scenarios import build_days, days_of_year
@@ -48,6 +48,7 @@ class BaselineDays:
     def __init__(self, inst: Instance):
         self.inst = inst
         self._base: Instance | None = None
+        self._models: DayModels | None = None
         self._charger_mw: np.ndarray | None = None
 
     @property
@@ -59,7 +60,7 @@ class BaselineDays:
     def solve(self, d: int) -> DaySolution:
         """Planned day d operated as business as usual."""
         self._build()
-        return solve_day(build_operation(self._base, self._base.days[d]), self._charger_mw)
+        return solve_day(self._models(d), self._charger_mw)
 
     def _build(self) -> None:
         if self._base is not None:
@@ -75,6 +76,7 @@ class BaselineDays:
         else:
             days = build_days(base_case, inst.ref)
         self._base = build_instance(base_case, days=days)
+        self._models = DayModels(self._base, len(days), keep=False)     # each day is solved once
         n_st = len(inst.ref.station_bus)
         self._charger_mw = np.max([day.ev.fixed_p_mw.max(axis=1) for day in self._base.days], axis=0) \
             if n_st else np.zeros(0)

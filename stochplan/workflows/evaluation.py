@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import InputError
-from ..formulations.operation import build_operation, solve_day
+from ..formulations.operation import DayModels, solve_day
 from ..instance import Instance
 from ..parallel import SerialComm
 from ..parallel.pool import DayPool
@@ -95,8 +95,10 @@ def evaluate_year(inst: Instance, x: np.ndarray, comm=None, progress: bool = Tru
         from tqdm import tqdm
         bar = tqdm(total=len(pool.mine()), desc=f"days on rank 0 of {comm.size}", unit="day", file=sys.stderr)
 
+    models = DayModels(inst, len(pool.mine()), keep=False)     # each day is solved once
+
     def one(d: int) -> np.ndarray:
-        sol = solve_day(build_operation(inst, inst.days[d]), x)
+        sol = solve_day(models(d), x)
         return np.array([sol.cost_eur, sol.parts_eur.get("penalty", 0.0)])
 
     table = pool.solve(one, 2, on_done=bar.update if bar is not None else None)
