@@ -3,6 +3,7 @@ import json
 import subprocess
 import sys
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -134,3 +135,13 @@ def test_entry_point_exit_code_and_no_traceback(tmp_path):
 def test_resume_without_a_checkpoint_is_an_input_error(tmp_path, capsys):
     assert main(["plan", str(write_case(tmp_path)), "--resume", str(tmp_path / "nowhere")]) == 2
     assert "--resume: no checkpoint.json in" in capsys.readouterr().err
+
+
+def test_voltage_bands_quantiles_weigh_the_days_by_their_share_of_the_year():
+    from stochplan.report.plots import weighted_quantiles
+
+    samples = np.array([[1.0, 2.0, 3.0, 4.0], [4.0, 3.0, 2.0, 1.0]])
+    equal = weighted_quantiles(samples, np.ones(4), [0.05, 0.5, 0.95])
+    np.testing.assert_array_equal(equal, [[1, 1], [2, 2], [4, 4]])
+    heavy_last = weighted_quantiles(samples, np.array([1.0, 1.0, 1.0, 97.0]), [0.05, 0.5])
+    np.testing.assert_array_equal(heavy_last, [[4, 1], [4, 1]])     # the heavy sample is 4 in row 0, 1 in row 1

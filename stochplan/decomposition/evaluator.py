@@ -1,9 +1,10 @@
 """Pricing a plan on every day, spread over ranks.
 
 Rank 0 drives: it broadcasts a command buffer `[command, exit code, x̂…]`; every rank solves the days it owns
-in the day pool (parallel/pool.py; models built lazily and kept, formulations/operation.DayModels); values, subgradients and
-solve times come back to rank 0 with one buffer gather, in day order. Days are assigned longest-processing-time first,
-first with equal weights, then once from the measured times of the first priced master plan.
+in the day pool (parallel/pool.py; models built lazily and kept, formulations/operation.DayModels); values,
+subgradients and solve times come back to rank 0 with one buffer gather, in day order. Days are assigned
+longest-processing-time first, first with equal weights, then once from the measured times of the first priced
+master plan.
 A failed solve on any rank stops every rank: rank 0 names the rank and day.
 """
 from __future__ import annotations

@@ -103,36 +103,57 @@ def feeder_map(inst: Instance, res: PlanResult, path: Path) -> None:
     _save(plt, fig, path)
 
 
-MAX_PANELS = 10     # per-day figures show at most this many days: the heaviest (at K = 365, 365 panels took
-#                    more than 10 minutes to draw)
+def weighted_quantiles(samples: np.ndarray, weights: np.ndarray, qs) -> np.ndarray:
+    """(len(qs), rows): for each row of `samples` (rows × n), the least value whose share of the total
+    `weights` (n,) at or below it reaches q (the inverted CDF; numpy's own weighted quantile needs numpy ≥ 2,
+    and we support 1.26)."""
+    order = np.argsort(samples, axis=1)
+    ordered = np.take_along_axis(samples, order, axis=1)
+    share = np.cumsum(weights[order], axis=1)
+    share /= share[:, -1:]
+    rows = np.arange(samples.shape[0])
+    return np.array([ordered[rows, np.argmax(share >= q - 1e-12, axis=1)] for q in qs])
 
 
-def shown_days(inst: Instance, res: PlanResult) -> tuple[list, list, str]:
-    """(days, their solutions, a note for the title): every day, or the MAX_PANELS of largest weight."""
-    if len(inst.days) <= MAX_PANELS:
-        return inst.days, res.solutions, "each representative day"
-    order = sorted(np.argsort([-d.weight for d in inst.days], kind="stable")[:MAX_PANELS])
-    return ([inst.days[i] for i in order], [res.solutions[i] for i in order],
-            f"the {MAX_PANELS} days of largest weight (of {len(inst.days)})")
+def _days_as_lines(ax, inst: Instance, x: np.ndarray, curves: np.ndarray, label: str, lw: float = 0.8):
+    """One line per day (rows of `curves`), coloured by day of the year, drawn as one collection (365 days
+    draw as fast as 10); → the collection, for a colour bar."""
+    from matplotlib.collections import LineCollection
+
+    days = np.array([d.day for d in inst.days])
+    alpha = 0.9 if len(days) <= 20 else 0.35
+    lines = LineCollection([np.column_stack([x, c]) for c in curves], cmap="viridis", lw=lw, alpha=alpha,
+                           label=label)
+    lines.set_array(days)
+    lines.set_clim(0, 365)
+    ax.add_collection(lines)
+    ax.set_xlim(x[0], x[-1])
+    return lines
 
 
 def voltage_bands(inst: Instance, res: PlanResult, path: Path) -> None:
-    days, solutions, which = shown_days(inst, res)
-    plt, fig, axes = _grid(len(days))
-    ref = inst.ref
-    for ax, day, sol in zip(axes, days, solutions):
-        v, x = sol.dispatch["v_pu"], _hours(day)
-        q = np.quantile(v[1:], [0.0, 0.05, 0.5, 0.95, 1.0], axis=0)
-        ax.fill_between(x, q[0], q[4], color="tab:blue", alpha=0.15, label="min–max over buses")
-        ax.fill_between(x, q[1], q[3], color="tab:blue", alpha=0.35, label="5–95 %")
-        ax.plot(x, q[2], color="tab:blue", lw=1.5, label="median")
-        ax.axhline(ref.v_min_pu, color="tab:red", ls="--", lw=0.8, label="limits")
-        ax.axhline(ref.v_max_pu, color="tab:red", ls="--", lw=0.8)
-        ax.set_title(f"day {day.day} (w = {day.weight:.3f})", fontsize=8)
-        _ticks(ax, day)
-    axes[0].set_ylabel("voltage [pu]")
-    axes[0].legend(fontsize=6)
-    fig.suptitle(f"{inst.case.name}: voltage across buses over {which}")
+    """Per step of the day, over every bus but the substation and every day, weighted by the days' shares of
+    the year: the min–max band, the 5–95 % band and the median; each day's lowest bus voltage as a line."""
+    plt = _plt()
+    ref, day0 = inst.ref, inst.days[0]
+    v = np.stack([sol.dispatch["v_pu"][1:] for sol in res.solutions])           # (days, buses, T)
+    samples = v.transpose(2, 0, 1).reshape(v.shape[2], -1)                      # (T, days · buses)
+    weights = np.repeat([d.weight for d in inst.days], v.shape[1])
+    q = weighted_quantiles(samples, weights, [0.05, 0.5, 0.95])
+    x = _hours(day0)
+    fig, ax = plt.subplots(figsize=(9, 5))
+    ax.fill_between(x, samples.min(1), samples.max(1), color="tab:blue", alpha=0.12, label="min–max")
+    ax.fill_between(x, q[0], q[2], color="tab:blue", alpha=0.3, label="5–95 % (day-weighted)")
+    ax.plot(x, q[1], color="tab:blue", lw=1.8, label="median")
+    lines = _days_as_lines(ax, inst, x, v.min(axis=1), "each day's lowest bus")
+    ax.axhline(ref.v_min_pu, color="tab:red", ls="--", lw=0.8, label="limits")
+    ax.axhline(ref.v_max_pu, color="tab:red", ls="--", lw=0.8)
+    _ticks(ax, day0)
+    ax.set_xlabel("time of day")
+    ax.set_ylabel("voltage [pu]")
+    ax.legend(fontsize=7, loc="lower left")
+    fig.colorbar(lines, ax=ax, label="day of the year")
+    ax.set_title(f"{inst.case.name}: voltage across buses over the {len(inst.days)} planned days", fontsize=10)
     _save(plt, fig, path)
 
 
@@ -180,21 +201,29 @@ def line_flows(inst: Instance, res: PlanResult, path: Path) -> None:
 
 
 def storage_energy(inst: Instance, res: PlanResult, path: Path) -> None:
-    days, solutions, which = shown_days(inst, res)
-    plt, fig, axes = _grid(len(days))
-    ref = inst.ref
+    """One panel per built unit: its state of energy on every planned day (coloured by day of the year) and
+    the day-weighted mean."""
     e_cap, _, _ = inst.first.split(res.x)
-    for ax, day, sol in zip(axes, days, solutions):
-        e = sol.dispatch["storage_e_mwh"]
-        x = np.arange(day.steps + 1) * day.dt_h
-        for k, bus in enumerate(inst.ref.storage_bus):
-            if e_cap[k] > BUILT:
-                ax.plot(x, e[k], lw=1.5, label=f"bus {ref.bus_ids[bus]} ({e_cap[k]:.2f} MWh)")
-        ax.set_title(f"day {day.day}", fontsize=8)
-        _ticks(ax, day)
+    built = np.flatnonzero(e_cap > BUILT)
+    plt, fig, axes = _grid(max(1, len(built)), width=4.5, height=3.2)
+    day0, ref = inst.days[0], inst.ref
+    x = np.arange(day0.steps + 1) * day0.dt_h
+    weights = np.array([d.weight for d in inst.days])
+    lines = None
+    for ax, k in zip(axes, built):
+        e = np.array([sol.dispatch["storage_e_mwh"][k] for sol in res.solutions])      # (days, T + 1)
+        lines = _days_as_lines(ax, inst, x, e, "each day")
+        ax.plot(x, weights @ e / weights.sum(), color="black", lw=1.8, label="day-weighted mean")
+        ax.axhline(e_cap[k], color="tab:red", ls="--", lw=0.8, label="energy rating")
+        ax.set_title(f"bus {ref.bus_ids[inst.ref.storage_bus[k]]} ({e_cap[k]:.2f} MWh)", fontsize=8)
+        _ticks(ax, day0)
+    if not len(built):
+        axes[0].text(0.5, 0.5, "no storage built", ha="center", va="center", transform=axes[0].transAxes)
     axes[0].set_ylabel("state of energy [MWh]")
     axes[0].legend(fontsize=6)
-    fig.suptitle(f"{inst.case.name}: storage state of energy on {which}")
+    if lines is not None:       # beside the last panel (a bar spanning several would defeat tight_layout)
+        fig.colorbar(lines, ax=ax, use_gridspec=True, label="day of the year")
+    fig.suptitle(f"{inst.case.name}: storage state of energy over the {len(inst.days)} planned days")
     _save(plt, fig, path)
 
 
