@@ -112,11 +112,12 @@ def test_a_feeder_is_read_once_but_every_caller_gets_its_own_copy(tmp_path):
     assert len(load_net(path).line) == 3
 
 
-def test_one_model_shared_by_many_days_prices_each_day_as_its_own_model():
+def test_one_model_shared_by_many_days_prices_each_day_as_its_own_model(monkeypatch):
     """From SHARED_FROM_DAYS days a process holds one model with the day data as Parameters: each day, in any
     order, must come out as from the day's own model (value, cut slope, dispatch)."""
     from dataclasses import replace
 
+    from stochplan.formulations import operation
     from stochplan.formulations.operation import SHARED_FROM_DAYS, DayModels
 
     inst = build_instance(load_case(default_case_path()), k=3)
@@ -137,3 +138,7 @@ def test_one_model_shared_by_many_days_prices_each_day_as_its_own_model():
     # per-EV and per-interval regions have rows that differ by day: never shared
     individual = replace(inst, options=replace(inst.options, ev=replace(inst.options.ev, aggregation="individual")))
     assert not DayModels(individual, days_here=365).shared
+    # a feeder whose shared compile would be too large gets one model per day
+    monkeypatch.setattr(operation, "SHARED_MAX_SIZE", 1e3)
+    big = DayModels(inst, days_here=SHARED_FROM_DAYS)
+    assert big(1).day is inst.days[1] and big(2).day is inst.days[2] and not big.shared

@@ -229,8 +229,11 @@ class DayModel:
             return
         if self.data is None:
             raise ValueError(f"the model of day {self.day.day} is not shared (built with shared=False)")
-        for name, value in day_data(self.inputs, day).items():
-            if name in self.data:
+        data = day_data(self.inputs, day)
+        if not np.allclose(data["load_q"], self.data["shed_q_ratio"] * data["load_p"], rtol=1e-9, atol=1e-12):
+            raise ValueError(f"day {day.day}'s reactive loads are not the shared model's power factors")
+        for name, value in data.items():
+            if isinstance(self.data.get(name), cp.Parameter):
                 self.data[name].value = value
         self.day = day
 
@@ -414,9 +417,11 @@ def build_operation(inst: DayInputs, day: Day, x_src=None, shared: bool = False)
     if shared and not shareable(inst):
         raise ValueError("EV stations other than envelopes differ in structure by day: no shared model")
     data = day_data(inst, day)
-    if shared:
+    if shared:      # every number a Parameter but each bus's power factor (see DayModels): q = (q/p) ⊙ p
+        ratio = np.repeat(data["shed_q_ratio"].max(axis=1, keepdims=True), day.steps, axis=1)
         data = {name: cp.Parameter(value.shape, value=value) if value.size else value
-                for name, value in data.items()}
+                for name, value in data.items() if name not in ("shed_q_ratio", "load_q")}
+        data.update(shed_q_ratio=ratio, load_q=cp.multiply(ratio, data["load_p"]))
     n, t = ref.n_bus, day.steps
     k, n_st, n_pv = len(ref.storage_bus), len(ref.station_bus), len(ref.pv_bus)
     form, storage_model = FORMULATIONS[opt.formulation], STORAGE_MODELS[opt.storage_model]
@@ -471,19 +476,22 @@ def build_operation(inst: DayInputs, day: Day, x_src=None, shared: bool = False)
     objective = sum(cost.values()) + (cp.sum_squares(cp.multiply(prox, r)) if r is not None else 0)
     problem = cp.Problem(cp.Minimize(objective), cons)
     return DayModel(day=day, ref=ref, problem=problem, var=var, copy=copy, x_hat=x_hat, cost=cost, prox=prox, r=r,
-                    inputs=inst, data={n: v for n, v in data.items() if isinstance(v, cp.Parameter)} if shared else None)
+                    inputs=inst, data=data if shared else None)
 
 
 # A shared model pays from about this many days on a process: cvxpy compiles it with its day data as
-# Parameters in 0.4–0.9 s (default case, measured, any canonicalisation backend), a day's own model in ~0.055 s.
+# Parameters in 0.3–0.5 s (default case, measured), a day's own model in ~0.055 s.
 SHARED_FROM_DAYS = 24
+# ... and only while cvxpy's compile of it stays small: its workspace grows as variables × parameter entries
+# (default case 4 803 × 1 364: 155 MB at its peak; CIGRE MV 49e6 and SimBench MV 114e6 would take GBs).
+SHARED_MAX_SIZE = 1e7
 
 
 class DayModels:
-    """The models of the days a process solves, built on first use. From SHARED_FROM_DAYS days on, when the
-    days share a structure (`shareable`), one model with its day data as Parameters serves them all: cvxpy
-    compiles once instead of once per day and memory holds one model. Otherwise one model per day, kept
-    (`keep`) or built afresh each time (a year solved once: only one model in memory at a time)."""
+    """The models of the days a process solves, built on first use. With many days (SHARED_FROM_DAYS) of a
+    shared structure (`shareable`) on a small enough feeder (SHARED_MAX_SIZE), one model with its day data as
+    Parameters serves them all: cvxpy compiles once instead of once per day and memory holds one model.
+    Otherwise one model per day, kept (`keep`) or built afresh each time (a year solved once)."""
 
     def __init__(self, inst: PlanInputs, days_here: int, keep: bool = True):
         self.inst, self.keep = inst, keep
@@ -493,16 +501,24 @@ class DayModels:
 
     def __call__(self, d: int) -> DayModel:
         """Day d's model, set to day d."""
-        day, key = self.inst.days[d], 0 if self.shared else d
-        model = self._models.get(key)
-        if model is None:
-            t0 = time.perf_counter()
-            model = build_operation(self.inst, day, shared=self.shared)
-            self.build_s += time.perf_counter() - t0
-            if self.keep or self.shared:
-                self._models[key] = model
+        day = self.inst.days[d]
+        if self.shared and not self._models:
+            self._build(0, day, shared=True)
+            problem = self._models[0].problem
+            if sum(v.size for v in problem.variables()) * sum(p.size for p in problem.parameters()) \
+                    > SHARED_MAX_SIZE:
+                self.shared, self._models = False, {}
         if self.shared:
-            model.use(day)
+            self._models[0].use(day)
+            return self._models[0]
+        return self._models.get(d) or self._build(d, day, shared=False)
+
+    def _build(self, key: int, day: Day, shared: bool) -> DayModel:
+        t0 = time.perf_counter()
+        model = build_operation(self.inst, day, shared=shared)
+        self.build_s += time.perf_counter() - t0
+        if self.keep or shared:
+            self._models[key] = model
         return model
 
 
