@@ -221,7 +221,7 @@ class DayModel:
     prox: cp.Parameter | None = None    # √(OBJ_SCALE · w / 2) of the proximal copy
     r: cp.Variable | None = None        # the proximal slack z − x̂
     inputs: DayInputs | None = None
-    data: dict[str, cp.Parameter] | None = None   # a shared model's day data (day_data), else None
+    data: dict | None = None    # a shared model's day data (day_data as Parameters, power factors fixed)
 
     def use(self, day: Day) -> None:
         """Make a shared model this day's: its day data Parameters take the day's numbers."""
