@@ -20,7 +20,7 @@ import pandas as pd
 
 from ..config import load_case
 from ..errors import InputError
-from ..formulations.operation import build_operation, solve_day
+from ..formulations.operation import DayModels, solve_day
 from ..instance import Instance, build_instance
 from ..network import load_net
 from ..result import DaySolution
@@ -270,6 +270,7 @@ def resolve_saved_plan(doc: dict, case_path: str | None, where: Path, progress: 
         raise InputError("--case", f"'{case.path}' gives days {[d.day for d in inst.days]}, the plan was made on "
                                    f"{planned_days}; pass the case file the plan was made with")
     x, _, _ = plan_vector(inst, doc, "DIR")
-    solutions = [solve_day(build_operation(inst, day), x)
-                 for day in tqdm(inst.days, desc="re-solving planned days", unit="day", disable=not progress)]
+    models = DayModels(inst, len(inst.days), keep=False)        # each day is solved once
+    solutions = [solve_day(models(d), x) for d in tqdm(range(len(inst.days)), desc="re-solving planned days",
+                                                       unit="day", disable=not progress)]
     return inst, solutions
