@@ -131,6 +131,10 @@ def _days_as_lines(ax, inst: Instance, x: np.ndarray, curves: np.ndarray, label:
     return lines
 
 
+def _planned_days(inst: Instance) -> str:
+    return f"the {len(inst.days)} planned days" if len(inst.days) > 1 else f"its one planned day (day {inst.days[0].day})"
+
+
 def voltage_bands(inst: Instance, res: PlanResult, path: Path) -> None:
     """Per step of the day, over every bus but the substation and every day, weighted by the days' shares of
     the year: the min–max band, the 5–95 % band and the median; each day's lowest bus voltage as a line."""
@@ -152,8 +156,9 @@ def voltage_bands(inst: Instance, res: PlanResult, path: Path) -> None:
     ax.set_xlabel("time of day")
     ax.set_ylabel("voltage [pu]")
     ax.legend(fontsize=7, loc="lower left")
-    fig.colorbar(lines, ax=ax, label="day of the year")
-    ax.set_title(f"{inst.case.name}: voltage across buses over the {len(inst.days)} planned days", fontsize=10)
+    if len(inst.days) > 1:
+        fig.colorbar(lines, ax=ax, label="day of the year")
+    ax.set_title(f"{inst.case.name}: voltage across buses over {_planned_days(inst)}", fontsize=10)
     _save(plt, fig, path)
 
 
@@ -221,9 +226,9 @@ def storage_energy(inst: Instance, res: PlanResult, path: Path) -> None:
         axes[0].text(0.5, 0.5, "no storage built", ha="center", va="center", transform=axes[0].transAxes)
     axes[0].set_ylabel("state of energy [MWh]")
     axes[0].legend(fontsize=6)
-    if lines is not None:       # beside the last panel (a bar spanning several would defeat tight_layout)
+    if lines is not None and len(inst.days) > 1:   # beside the last panel (spanning several defeats tight_layout)
         fig.colorbar(lines, ax=ax, use_gridspec=True, label="day of the year")
-    fig.suptitle(f"{inst.case.name}: storage state of energy over the {len(inst.days)} planned days")
+    fig.suptitle(f"{inst.case.name}: storage state of energy over {_planned_days(inst)}")
     _save(plt, fig, path)
 
 
