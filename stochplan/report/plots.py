@@ -132,7 +132,8 @@ def _days_as_lines(ax, inst: Instance, x: np.ndarray, curves: np.ndarray, label:
 
 
 def _planned_days(inst: Instance) -> str:
-    return f"the {len(inst.days)} planned days" if len(inst.days) > 1 else f"its one planned day (day {inst.days[0].day})"
+    n = len(inst.days)
+    return f"the {n} planned days" if n > 1 else f"its one planned day (day {inst.days[0].day})"
 
 
 def voltage_bands(inst: Instance, res: PlanResult, path: Path) -> None:
