@@ -185,3 +185,24 @@ def test_a_batch_scripts_own_commands_are_not_mistaken_for_tasks(case):
     proc = subprocess.run([sys.executable, "-m", "stochplan", "plan", str(case), "--dry-run"], capture_output=True,
                           text=True, timeout=300, env={**os.environ, "SLURM_NTASKS": "8", "SLURM_PROCID": "0"})
     assert proc.returncode == 0, proc.stderr
+
+
+def test_days_sharing_one_model_give_the_same_run_on_one_and_two_ranks(tmp_path):
+    """48 days: from SHARED_FROM_DAYS on a rank every process prices its days through one shared model, the
+    baseline too; the answers must not depend on which days a rank holds."""
+    from stochplan.formulations.operation import SHARED_FROM_DAYS
+
+    days = 2 * SHARED_FROM_DAYS
+    path = tmp_path / "case.toml"
+    path.write_text(CASE.replace("count = 5", f"count = {days}"))
+    one, two = tmp_path / "one", tmp_path / "two"
+    for out, ranks in ((one, 1), (two, 2)):
+        proc = stochplan("plan", path, "--out", out, "-q", "--no-validate", ranks=ranks)
+        assert proc.returncode == 0, proc.stderr
+    (doc1, conv1), (doc2, conv2) = read(one), read(two)
+    assert len(doc1["scenarios"]) == days
+    assert doc1["benders"] == doc2["benders"]
+    assert doc1["storage"] == doc2["storage"] and doc1["chargers"] == doc2["chargers"]
+    assert doc1["economics"] == doc2["economics"]
+    cols = ["iteration", "lower_bound", "upper_bound", "gap"]
+    pd.testing.assert_frame_equal(conv1[cols], conv2[cols])

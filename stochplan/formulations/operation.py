@@ -417,8 +417,11 @@ def build_operation(inst: DayInputs, day: Day, x_src=None, shared: bool = False)
     if shared and not shareable(inst):
         raise ValueError("EV stations other than envelopes differ in structure by day: no shared model")
     data = day_data(inst, day)
-    if shared:      # every number a Parameter but each bus's power factor (see DayModels): q = (q/p) ⊙ p
-        ratio = np.repeat(data["shed_q_ratio"].max(axis=1, keepdims=True), day.steps, axis=1)
+    if shared:      # every number a Parameter but each bus's nominal power factor (see DayModels): q = (q/p) ⊙ p,
+        # the feeder's own q/p (days.py makes every day's loads with it): from the build day, a last-bit
+        # difference made runs on 1 and 2 ranks differ (each rank builds from its own first day)
+        nominal = np.divide(ref.load_q_pu, ref.load_p_pu, out=np.zeros(ref.n_bus), where=ref.load_p_pu > 0)
+        ratio = np.repeat(nominal[:, None], day.steps, axis=1)
         data = {name: cp.Parameter(value.shape, value=value) if value.size else value
                 for name, value in data.items() if name not in ("shed_q_ratio", "load_q")}
         data.update(shed_q_ratio=ratio, load_q=cp.multiply(ratio, data["load_p"]))
