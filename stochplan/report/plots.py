@@ -223,10 +223,11 @@ def storage_energy(inst: Instance, res: PlanResult, path: Path) -> None:
         ax.axhline(e_cap[k], color="tab:red", ls="--", lw=0.8, label="energy rating")
         ax.set_title(f"bus {ref.bus_ids[inst.ref.storage_bus[k]]} ({e_cap[k]:.2f} MWh)", fontsize=8)
         _ticks(ax, day0)
-    if not len(built):
-        axes[0].text(0.5, 0.5, "no storage built", ha="center", va="center", transform=axes[0].transAxes)
     axes[0].set_ylabel("state of energy [MWh]")
-    axes[0].legend(fontsize=6)
+    if len(built):
+        axes[0].legend(fontsize=6)
+    else:
+        axes[0].text(0.5, 0.5, "no storage built", ha="center", va="center", transform=axes[0].transAxes)
     if lines is not None and len(inst.days) > 1:   # beside the last panel (spanning several defeats tight_layout)
         fig.colorbar(lines, ax=ax, use_gridspec=True, label="day of the year")
     fig.suptitle(f"{inst.case.name}: storage state of energy over {_planned_days(inst)}")
