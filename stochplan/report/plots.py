@@ -211,7 +211,8 @@ def storage_energy(inst: Instance, res: PlanResult, path: Path) -> None:
     the day-weighted mean."""
     e_cap, _, _ = inst.first.split(res.x)
     built = np.flatnonzero(e_cap > BUILT)
-    plt, fig, axes = _grid(max(1, len(built)), width=4.5, height=3.2)
+    panels = max(1, len(built))
+    plt, fig, axes = _grid(panels, width=max(4.5, 9.0 / panels), height=3.2)     # at least 9 in: the title fits
     day0, ref = inst.days[0], inst.ref
     x = np.arange(day0.steps + 1) * day0.dt_h
     weights = np.array([d.weight for d in inst.days])
