@@ -220,21 +220,16 @@ class DayModel:
     cost: dict[str, cp.Expression]      # 100 kEUR per day, by part
     prox: cp.Parameter | None = None    # √(OBJ_SCALE · w / 2) of the proximal copy
     r: cp.Variable | None = None        # the proximal slack z − x̂
-    inputs: DayInputs | None = None
-    data: dict | None = None    # a shared model's day data (day_data as Parameters, power factors fixed)
+    data: dict | None = None    # a shared model's day data (shared_day_data's as Parameters, q/p fixed)
 
-    def use(self, day: Day) -> None:
-        """Make a shared model this day's: its day data Parameters take the day's numbers."""
+    def use(self, day: Day, data: dict[str, np.ndarray]) -> None:
+        """Make a shared model this day's: its day data Parameters take `data` (`shared_day_data(day)`)."""
         if day is self.day:
             return
         if self.data is None:
             raise ValueError(f"the model of day {self.day.day} is not shared (built with shared=False)")
-        data = day_data(self.inputs, day)
-        if not np.allclose(data["load_q"], self.data["shed_q_ratio"] * data["load_p"], rtol=1e-9, atol=1e-12):
-            raise ValueError(f"day {day.day}'s reactive loads are not the shared model's power factors")
         for name, value in data.items():
-            if isinstance(self.data.get(name), cp.Parameter):
-                self.data[name].value = value
+            self.data[name].value = value
         self.day = day
 
 
@@ -409,6 +404,15 @@ def day_data(inst: DayInputs, day: Day) -> dict[str, np.ndarray]:
     return data
 
 
+def shared_day_data(inst: DayInputs, day: Day) -> dict[str, np.ndarray]:
+    """The day data a shared model holds as Parameters: `day_data` but the power factors (constant there) and
+    empty arrays. The day's reactive loads must follow the feeder's power factors, which a shared model assumes."""
+    data = day_data(inst, day)
+    if not np.allclose(data["load_q"], inst.ref.load_q_over_p[:, None] * data["load_p"], rtol=1e-9, atol=1e-12):
+        raise ValueError(f"day {day.day}'s reactive loads do not follow the feeder's power factors")
+    return {name: value for name, value in data.items() if value.size and name not in ("shed_q_ratio", "load_q")}
+
+
 def build_operation(inst: DayInputs, day: Day, x_src=None, shared: bool = False) -> DayModel:
     """The day's SOCP (or LinDistFlow) model. `x_src=None` makes a Parameter x̂ for Benders. `shared`: the
     day's data become Parameters (`DayModel.use` sets another day's; needs `shareable(inst)`)."""
@@ -420,10 +424,8 @@ def build_operation(inst: DayInputs, day: Day, x_src=None, shared: bool = False)
     if shared:      # every number a Parameter but each bus's nominal power factor (see DayModels): q = (q/p) ⊙ p,
         # the feeder's own q/p (days.py makes every day's loads with it): from the build day, a last-bit
         # difference made runs on 1 and 2 ranks differ (each rank builds from its own first day)
-        nominal = np.divide(ref.load_q_pu, ref.load_p_pu, out=np.zeros(ref.n_bus), where=ref.load_p_pu > 0)
-        ratio = np.repeat(nominal[:, None], day.steps, axis=1)
-        data = {name: cp.Parameter(value.shape, value=value) if value.size else value
-                for name, value in data.items() if name not in ("shed_q_ratio", "load_q")}
+        ratio = np.repeat(ref.load_q_over_p[:, None], day.steps, axis=1)
+        data = {name: cp.Parameter(value.shape, value=value) for name, value in shared_day_data(inst, day).items()}
         data.update(shed_q_ratio=ratio, load_q=cp.multiply(ratio, data["load_p"]))
     n, t = ref.n_bus, day.steps
     k, n_st, n_pv = len(ref.storage_bus), len(ref.station_bus), len(ref.pv_bus)
@@ -479,7 +481,7 @@ def build_operation(inst: DayInputs, day: Day, x_src=None, shared: bool = False)
     objective = sum(cost.values()) + (cp.sum_squares(cp.multiply(prox, r)) if r is not None else 0)
     problem = cp.Problem(cp.Minimize(objective), cons)
     return DayModel(day=day, ref=ref, problem=problem, var=var, copy=copy, x_hat=x_hat, cost=cost, prox=prox, r=r,
-                    inputs=inst, data=data if shared else None)
+                    data=data if shared else None)
 
 
 # A shared model pays from about this many days on a process: cvxpy compiles it with its day data as
@@ -500,6 +502,7 @@ class DayModels:
         self.inst, self.keep = inst, keep
         self.shared = shareable(inst) and days_here >= SHARED_FROM_DAYS
         self._models: dict[int, DayModel] = {}
+        self._data: dict[int, dict] = {}        # a shared model's Parameter values per day, made once per day
         self.build_s = 0.0
 
     def __call__(self, d: int) -> DayModel:
@@ -512,7 +515,9 @@ class DayModels:
                     > SHARED_MAX_SIZE:
                 self.shared, self._models = False, {}
         if self.shared:
-            self._models[0].use(day)
+            if d not in self._data:
+                self._data[d] = shared_day_data(self.inst, day)
+            self._models[0].use(day, self._data[d])
             return self._models[0]
         return self._models.get(d) or self._build(d, day, shared=False)
 

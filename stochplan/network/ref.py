@@ -84,6 +84,11 @@ class Ref:
         return replace(self, **placed)
 
     @cached_property
+    def load_q_over_p(self) -> np.ndarray:
+        """(N,) each bus's nominal q/p (0 without load): every day's reactive load is this times its active."""
+        return np.divide(self.load_q_pu, self.load_p_pu, out=np.zeros(self.n_bus), where=self.load_p_pu > 0)
+
+    @cached_property
     def child_lines(self) -> sp.csr_matrix:
         """(L×L): row l sums the flows on the branches leaving bus l+1, Σ_k P_jk."""
         rows = self.parent[2:] - 1          # branch into the parent of bus m+1 (m ≥ 1); root-parented skipped

@@ -116,7 +116,6 @@ class _DayMaker:
             raise InputError(f"prices.sell_eur_per_mwh[{bad[0]}]", "exceeds the buy price plus carbon cost at that "
                                                                     "step; buying to sell again would be unbounded")
         self.pv_cap = np.array([u.capacity_mw for u in case.pv])
-        self.pq_ratio = np.divide(ref.load_q_pu, ref.load_p_pu, out=np.zeros(ref.n_bus), where=ref.load_p_pu > 0)
         self.base_p = ref.load_p_pu * ref.base_mva
         self.records = read_sessions_csv(case.ev.sessions_csv, case.ev.charger_kw, case.ev.battery_kwh,
                                          case.ev.efficiency, {st.bus for st in case.chargers.stations}) \
@@ -136,7 +135,7 @@ class _DayMaker:
                       for st in case.chargers.stations]
         load_p = self.base_p[:, None] * load_scale
         return Day(day=day, weight=weight, dt_h=self.dt, clock_h=self.clock, load_p_mw=load_p,
-                   load_q_mvar=load_p * self.pq_ratio[:, None],
+                   load_q_mvar=load_p * self.ref.load_q_over_p[:, None],
                    pv_avail_mw=(self.pv_cap[:, None] * pv_scale).reshape(len(self.pv_cap), self.steps),
                    buy_eur_per_mwh=self.buy, sell_eur_per_mwh=self.sell, carbon_t_per_mwh=self.carbon,
                    ev_sessions=tuple(fleets), ev_efficiency=case.ev.efficiency, ev_v2g=case.ev.v2g)
