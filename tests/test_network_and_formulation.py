@@ -118,11 +118,13 @@ def test_one_model_shared_by_many_days_prices_each_day_as_its_own_model(monkeypa
     from dataclasses import replace
 
     from stochplan.formulations import operation
-    from stochplan.formulations.operation import SHARED_FROM_DAYS, DayModels
+    from stochplan.formulations.operation import SHARED_FROM_DAYS, SHARED_FROM_DAYS_ONCE, DayModels
 
     inst = build_instance(load_case(default_case_path()), k=3)
     models = DayModels(inst, days_here=SHARED_FROM_DAYS)
     assert models.shared and not DayModels(inst, days_here=SHARED_FROM_DAYS - 1).shared
+    assert DayModels(inst, SHARED_FROM_DAYS_ONCE, keep=False).shared       # each day solved once: pays sooner
+    assert not DayModels(inst, SHARED_FROM_DAYS_ONCE - 1, keep=False).shared
     rng = np.random.default_rng(3)
     plans = [rng.uniform(0, 1, inst.first.n_x) * inst.first.x_max, np.zeros(inst.first.n_x)]
     for x in plans:

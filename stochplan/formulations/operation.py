@@ -484,23 +484,28 @@ def build_operation(inst: DayInputs, day: Day, x_src=None, shared: bool = False)
                     data=data if shared else None)
 
 
-# A shared model pays from about this many days on a process: cvxpy compiles it with its day data as
-# Parameters in 0.3–0.5 s (default case, measured), a day's own model in ~0.055 s.
+# A shared model pays from about this many days on a process. Measured on the default case: cvxpy compiles it
+# with its day data as Parameters in 0.45 s (0.25 s for the business-as-usual day, which has no storage and no
+# EV decisions), a day's own model in ~0.06 s; a solve through the shared model costs ~1 ms more. Days solved
+# once (the baseline, an evaluation) gain from 8 days; days priced in every Benders round only from more, as
+# the extra millisecond repeats (at K = 10, 14 rounds: no gain either way).
 SHARED_FROM_DAYS = 24
+SHARED_FROM_DAYS_ONCE = 8
 # ... and only while cvxpy's compile of it stays small: its workspace grows as variables × parameter entries
 # (default case 4 803 × 1 364: 155 MB at its peak; CIGRE MV 49e6 and SimBench MV 114e6 would take GBs).
 SHARED_MAX_SIZE = 1e7
 
 
 class DayModels:
-    """The models of the days a process solves, built on first use. With many days (SHARED_FROM_DAYS) of a
-    shared structure (`shareable`) on a small enough feeder (SHARED_MAX_SIZE), one model with its day data as
-    Parameters serves them all: cvxpy compiles once instead of once per day and memory holds one model.
-    Otherwise one model per day, kept (`keep`) or built afresh each time (a year solved once)."""
+    """The models of the days a process solves, built on first use. With many days (SHARED_FROM_DAYS, or
+    SHARED_FROM_DAYS_ONCE when each day is solved once: not `keep`) of a shared structure (`shareable`) on a
+    small enough feeder (SHARED_MAX_SIZE), one model with its day data as Parameters serves them all: cvxpy
+    compiles once instead of once per day and memory holds one model. Otherwise one model per day, kept
+    (`keep`) or built afresh each time (days solved once)."""
 
     def __init__(self, inst: PlanInputs, days_here: int, keep: bool = True):
         self.inst, self.keep = inst, keep
-        self.shared = shareable(inst) and days_here >= SHARED_FROM_DAYS
+        self.shared = shareable(inst) and days_here >= (SHARED_FROM_DAYS if keep else SHARED_FROM_DAYS_ONCE)
         self._models: dict[int, DayModel] = {}
         self._data: dict[int, dict] = {}        # a shared model's Parameter values per day, made once per day
         self.build_s = 0.0
