@@ -250,6 +250,7 @@ def _plan(args, comm, ctx: _Context) -> int:
 
 def _finish_plan(inst, res, out: OutputDir, out_path: Path, final) -> int:
     """AC check, economics, files; → the exit code (1 when Benders stopped above its tolerance)."""
+    from .parallel.helper import helper_available
     from .report.results import write_results
     from .report.validation import summary
     from .workflows.economics import economics
@@ -262,7 +263,7 @@ def _finish_plan(inst, res, out: OutputDir, out_path: Path, final) -> int:
     log.info("against the baseline (%s): net benefit %.2f EUR/year, carbon %+.1f %%", econ["baseline_definition"],
              econ["net_benefit"], -econ["carbon_reduction_percent"])
     doc = write_results(inst, res, out, retries=int(res.timings.get("solver_retries", 0)),
-                        validation=validation, econ=econ)
+                        validation=validation, econ=econ, helper=helper_available())
     obj = doc["objective"]
     log.info("total %.2f EUR/year (investment %.2f, operation %.2f, penalty %.2f); wrote %s",
              obj["total"], obj["investment"], obj["operation"], obj["penalty"], out_path)

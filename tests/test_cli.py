@@ -145,3 +145,19 @@ def test_voltage_bands_quantiles_weigh_the_days_by_their_share_of_the_year():
     np.testing.assert_array_equal(equal, [[1, 1], [2, 2], [4, 4]])
     heavy_last = weighted_quantiles(samples, np.array([1.0, 1.0, 1.0, 97.0]), [0.05, 0.5])
     np.testing.assert_array_equal(heavy_last, [[4, 1], [4, 1]])     # the heavy sample is 4 in row 0, 1 in row 1
+
+
+def test_figures_drawn_by_a_helper_process_are_the_files_drawn_in_one_process(tmp_path, monkeypatch):
+    """A single process forks a helper for half of the figures (parallel/helper.py): the same files, the same
+    bytes, as when one process draws them all (an MPI rank never forks)."""
+    from stochplan.parallel import helper
+
+    case = str(write_case(tmp_path))
+    for name, forked in (("forked", True), ("alone", False)):
+        monkeypatch.setattr(helper, "helper_available", lambda forked=forked: forked)
+        assert main(["plan", case, "--out", str(tmp_path / name), "--tol", "1e-5", "-q"]) == 0
+    forked, alone = (sorted(p.name for p in (tmp_path / n).iterdir()) for n in ("forked", "alone"))
+    assert forked == alone and "feeder_map.png" in forked and "voltage_bands.png" in forked
+    for name in forked:
+        if name.endswith((".png", ".csv")) and name != "convergence.csv":       # that one has the timings
+            assert (tmp_path / "forked" / name).read_bytes() == (tmp_path / "alone" / name).read_bytes(), name

@@ -206,3 +206,33 @@ def test_days_sharing_one_model_give_the_same_run_on_one_and_two_ranks(tmp_path)
     assert doc1["economics"] == doc2["economics"]
     cols = ["iteration", "lower_bound", "upper_bound", "gap"]
     pd.testing.assert_frame_equal(conv1[cols], conv2[cols])
+
+
+def test_a_helper_process_reports_its_failure_and_ends_when_the_work_beside_it_fails(tmp_path):
+    """parallel/helper.alongside: the helper's error comes back with its traceback; an error in the work beside
+    it ends the helper before it goes on (a figure half drawn into a folder about to be removed)."""
+    import time
+
+    from stochplan.parallel.helper import alongside
+
+    def broken():
+        raise ValueError("figure broke")
+
+    with pytest.raises(RuntimeError, match="(?s)helper process failed.*ValueError: figure broke"):
+        with alongside(broken, helper=True):
+            pass
+
+    def slow():
+        time.sleep(60)
+        (tmp_path / "late").write_text("written after the error")
+
+    with pytest.raises(KeyError, match="the work beside it"):
+        with alongside(slow, helper=True):
+            raise KeyError("the work beside it")
+    time.sleep(0.2)
+    assert not (tmp_path / "late").exists()
+
+    done = []
+    with alongside(lambda: done.append("here"), helper=False):      # no helper: the task runs here, after
+        assert not done
+    assert done == ["here"]

@@ -15,7 +15,8 @@ from ..network import load_net
 from ..result import BUILT, PlanResult
 
 
-def _plt():
+def pyplot():
+    """matplotlib's pyplot on the Agg backend (files only, no display), imported on first use."""
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
@@ -23,7 +24,7 @@ def _plt():
 
 
 def _grid(n: int, width: float = 3.4, height: float = 2.6):
-    plt = _plt()
+    plt = pyplot()
     cols = min(n, 5)
     rows = int(np.ceil(n / cols))
     fig, axes = plt.subplots(rows, cols, figsize=(width * cols, height * rows), sharex=True, sharey=True,
@@ -66,7 +67,7 @@ def bus_positions(inst: Instance) -> np.ndarray:
 
 
 def feeder_map(inst: Instance, res: PlanResult, path: Path) -> None:
-    plt = _plt()
+    plt = pyplot()
     ref, fs = inst.ref, inst.first
     xy = bus_positions(inst)
     e, p, c = fs.split(res.x)
@@ -139,7 +140,7 @@ def _planned_days(inst: Instance) -> str:
 def voltage_bands(inst: Instance, res: PlanResult, path: Path) -> None:
     """Per step of the day, over every bus but the substation and every day, weighted by the days' shares of
     the year: the min–max band, the 5–95 % band and the median; each day's lowest bus voltage as a line."""
-    plt = _plt()
+    plt = pyplot()
     ref, day0 = inst.ref, inst.days[0]
     v = np.stack([sol.dispatch["v_pu"][1:] for sol in res.solutions])           # (days, buses, T)
     samples = v.transpose(2, 0, 1).reshape(v.shape[2], -1)                      # (T, days · buses)
@@ -169,7 +170,7 @@ def _peak_day(inst: Instance, res: PlanResult) -> int:
 
 
 def line_loading(inst: Instance, res: PlanResult, path: Path) -> None:
-    plt = _plt()
+    plt = pyplot()
     k = _peak_day(inst, res)
     day, d = inst.days[k], res.solutions[k].dispatch
     ref = inst.ref
@@ -189,7 +190,7 @@ def line_loading(inst: Instance, res: PlanResult, path: Path) -> None:
 
 
 def line_flows(inst: Instance, res: PlanResult, path: Path) -> None:
-    plt = _plt()
+    plt = pyplot()
     k = _peak_day(inst, res)
     day, d = inst.days[k], res.solutions[k].dispatch
     ref = inst.ref
@@ -260,10 +261,14 @@ PLOTS = {"feeder_map.png": feeder_map, "voltage_bands.png": voltage_bands, "line
          "line_flows.png": line_flows, "storage_energy.png": storage_energy, "ev_stations.png": ev_stations}
 
 
-def plot_all(inst: Instance, res: PlanResult, directory: Path) -> None:
-    for name, draw in PLOTS.items():
-        if name == "storage_energy.png" and not inst.first.n_storage:
-            continue
-        if name == "ev_stations.png" and not len(inst.ref.station_bus):
-            continue
-        draw(inst, res, Path(directory) / name)
+def plot_names(inst: Instance) -> list[str]:
+    """The figures this plan gets (no storage figure without candidates, no station figure without stations)."""
+    skip = {"storage_energy.png"} if not inst.first.n_storage else set()
+    skip |= {"ev_stations.png"} if not len(inst.ref.station_bus) else set()
+    return [name for name in PLOTS if name not in skip]
+
+
+def plot_all(inst: Instance, res: PlanResult, directory: Path, names: list[str] | None = None) -> None:
+    """The figures `names` (default: plot_names) into `directory`."""
+    for name in plot_names(inst) if names is None else names:
+        PLOTS[name](inst, res, Path(directory) / name)

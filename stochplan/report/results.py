@@ -108,10 +108,8 @@ def dispatch_tables(inst: Instance, res: PlanResult) -> dict[str, pd.DataFrame]:
 
 
 def plot_convergence(res: PlanResult, case_name: str, path: Path) -> None:
-    import matplotlib
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
+    from .plots import pyplot
+    plt = pyplot()
     table = convergence_table(res)
     table = table[np.isfinite(table.lower_bound)]
     fig, (ax, ax_gap) = plt.subplots(2, 1, figsize=(7, 6), sharex=True)
@@ -130,8 +128,10 @@ def plot_convergence(res: PlanResult, case_name: str, path: Path) -> None:
 
 
 def write_results(inst: Instance, res: PlanResult, out: OutputDir, retries: int = 0,
-                  validation: pd.DataFrame | None = None, econ: dict | None = None) -> dict:
-    """Write everything into the owned directory `out`, whole or not at all. → the results.json document."""
+                  validation: pd.DataFrame | None = None, econ: dict | None = None, helper: bool = False) -> dict:
+    """Write everything into the owned directory `out`, whole or not at all. → the results.json document.
+    With `helper` (parallel/helper.py), half of the plan's figures are drawn by a forked helper process
+    meanwhile: on the default case the files take ~0.75 instead of ~1.2 s."""
     doc = summarise(inst, res, retries)
     if validation is not None:
         from .validation import summary
@@ -143,7 +143,12 @@ def write_results(inst: Instance, res: PlanResult, out: OutputDir, retries: int 
                               pv_utilisation_baseline=econ["baseline"]["pv_utilisation"],
                               peak_line_loading_baseline=econ["baseline"]["peak_line_loading"],
                               min_voltage_pu_baseline=econ["baseline"]["min_voltage_pu"])
-    with out.publish() as tmp:
+    from ..parallel.helper import alongside
+    from .plots import plot_all, plot_names, pyplot
+
+    pyplot()                            # matplotlib imported once, before a helper is forked
+    figures = plot_names(inst)          # every other one to the helper: about half of the drawing time each
+    with out.publish() as tmp, alongside(lambda: plot_all(inst, res, tmp, figures[::2]), helper):
         if econ is not None:
             (tmp / "summary.md").write_text(summary_markdown(inst.case.name, doc, econ))
         if validation is not None:
@@ -154,7 +159,6 @@ def write_results(inst: Instance, res: PlanResult, out: OutputDir, retries: int 
             table.to_csv(tmp / name, index=False, float_format="%.6g")
         if res.method == "benders":
             plot_convergence(res, inst.case.name, tmp / "convergence.png")
-        from .plots import plot_all
-        plot_all(inst, res, tmp)
+        plot_all(inst, res, tmp, figures[1::2])
     return doc
 
