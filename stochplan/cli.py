@@ -227,25 +227,27 @@ def _plan(args, comm, ctx: _Context) -> int:
     log.info("case '%s': %d buses, %d days × %d steps, %d storage candidates, %d charger stations → %s",
              case.name, inst.ref.n_bus, len(inst.days), case.time.steps_per_day, len(inst.ref.storage_bus),
              len(inst.ref.station_bus), out_path)
+    from .parallel.helper import helper_available
     from .workflows.final import FinalDay
-    final = FinalDay(inst, validate=not args.no_validate)
-    if args.method == "ef":
-        from .formulations.extensive import solve_extensive
-        res = solve_extensive(inst)
-        log.info("extensive form: %.2f EUR/year, %d node(s) (%s), %.1f s", res.upper_bound, res.timings["nodes"],
-                 res.timings["siting"], res.timings["total_s"])
-    else:
-        from .decomposition import solve_benders
-        res = solve_benders(inst, tol=args.tol, max_iter=args.max_iter, time_limit_s=args.time_limit,
-                            checkpoint_dir=out.path if out else None, resume=saved, stop_after=args.stop_after,
-                            fingerprint=fingerprint, comm=comm, day_task=final)   # each rank its own days
-        if comm.rank != 0:
-            return res                       # the exit code rank 0 chose
-        if res.stop_reason == "stop_after":
-            from .decomposition.benders import EXIT_CODES
-            print(f"stochplan: stopped (--stop-after {args.stop_after})" + ctx.checkpoint_note(), file=sys.stderr)
-            return EXIT_CODES[res.stop_reason]
-    return _finish_plan(inst, res, out, out_path, final)
+    with FinalDay(inst, validate=not args.no_validate, helper=helper_available()) as final:
+        if args.method == "ef":
+            from .formulations.extensive import solve_extensive
+            res = solve_extensive(inst)
+            log.info("extensive form: %.2f EUR/year, %d node(s) (%s), %.1f s", res.upper_bound,
+                     res.timings["nodes"], res.timings["siting"], res.timings["total_s"])
+        else:
+            from .decomposition import solve_benders
+            res = solve_benders(inst, tol=args.tol, max_iter=args.max_iter, time_limit_s=args.time_limit,
+                                checkpoint_dir=out.path if out else None, resume=saved, stop_after=args.stop_after,
+                                fingerprint=fingerprint, comm=comm, day_task=final)   # each rank its own days
+            if comm.rank != 0:
+                return res                       # the exit code rank 0 chose
+            if res.stop_reason == "stop_after":
+                from .decomposition.benders import EXIT_CODES
+                print(f"stochplan: stopped (--stop-after {args.stop_after})" + ctx.checkpoint_note(),
+                      file=sys.stderr)
+                return EXIT_CODES[res.stop_reason]
+        return _finish_plan(inst, res, out, out_path, final)
 
 
 def _finish_plan(inst, res, out: OutputDir, out_path: Path, final) -> int:

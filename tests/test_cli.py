@@ -147,9 +147,10 @@ def test_voltage_bands_quantiles_weigh_the_days_by_their_share_of_the_year():
     np.testing.assert_array_equal(heavy_last, [[4, 1], [4, 1]])     # the heavy sample is 4 in row 0, 1 in row 1
 
 
-def test_figures_drawn_by_a_helper_process_are_the_files_drawn_in_one_process(tmp_path, monkeypatch):
-    """A single process forks a helper for half of the figures (parallel/helper.py): the same files, the same
-    bytes, as when one process draws them all (an MPI rank never forks)."""
+def test_work_done_in_helper_processes_gives_the_files_of_one_process(tmp_path, monkeypatch):
+    """A single process forks helpers (parallel/helper.py): the baseline's days while Benders runs, half of the
+    figures while it writes the tables. The same files, the same bytes and economics, as when one process does
+    it all (an MPI rank never forks)."""
     from stochplan.parallel import helper
 
     case = str(write_case(tmp_path))
@@ -159,5 +160,26 @@ def test_figures_drawn_by_a_helper_process_are_the_files_drawn_in_one_process(tm
     forked, alone = (sorted(p.name for p in (tmp_path / n).iterdir()) for n in ("forked", "alone"))
     assert forked == alone and "feeder_map.png" in forked and "voltage_bands.png" in forked
     for name in forked:
-        if name.endswith((".png", ".csv")) and name != "convergence.csv":       # that one has the timings
+        if name.endswith((".png", ".csv", ".md")) and name != "convergence.csv":   # that one has the timings
             assert (tmp_path / "forked" / name).read_bytes() == (tmp_path / "alone" / name).read_bytes(), name
+    docs = [json.loads((tmp_path / n / "results.json").read_text()) for n in ("forked", "alone")]
+    assert docs[0]["economics"] == docs[1]["economics"] and docs[0]["economics"]["baseline"]["operation_eur"]["energy"] > 0
+
+
+@pytest.mark.parametrize("forked", [True, False])
+def test_a_failed_baseline_solve_is_reported_with_its_status_and_nothing_is_written(tmp_path, monkeypatch, capsys,
+                                                                                   forked):
+    from stochplan.errors import SolverError
+    from stochplan.parallel import helper
+    from stochplan.workflows.economics import BaselineDays
+
+    def fail(self, d):
+        raise SolverError("day model", "infeasible", "after retries with stronger numerics")
+
+    monkeypatch.setattr(BaselineDays, "solve", fail)
+    monkeypatch.setattr(helper, "helper_available", lambda: forked)
+    out = tmp_path / "out"
+    assert main(["plan", str(write_case(tmp_path)), "--out", str(out), "-q"]) == 3
+    err = capsys.readouterr().err
+    assert "solver failure: business-as-usual baseline, day" in err and "infeasible" in err
+    assert not (out / "results.json").exists()

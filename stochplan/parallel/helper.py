@@ -1,8 +1,9 @@
 """Side work on a free core: a task run in a forked helper process while this process goes on.
 
-Used where a single process has work that needs none of its later results (the figures, while it writes the
-tables). Only where forking is safe: a process that started MPI is never forked (on some interconnects a
-forked child corrupts the parent's registered memory), so MPI runs keep everything on rank 0.
+Used where a single process has work that needs none of its later results: the business-as-usual baseline
+(it does not depend on the plan) while Benders runs, half of the figures while the tables are written. Only
+where forking is safe: a process that started MPI is never forked (on some interconnects a forked child
+corrupts the parent's registered memory), so MPI runs keep such work on their ranks.
 """
 from __future__ import annotations
 
@@ -22,6 +23,40 @@ def helper_available() -> bool:
     return not under_launcher() and len(os.sched_getaffinity(0)) > 1
 
 
+class Helper:
+    """`task()` running in a forked helper process from now on; `result()` waits for its return value."""
+
+    def __init__(self, task: Callable[[], object]):
+        context = multiprocessing.get_context("fork")   # the child shares the parent's data: nothing is pickled
+        self._receive, send = context.Pipe(duplex=False)
+        self._child = context.Process(target=_run, args=(task, send), daemon=True)
+        self._child.start()
+        send.close()
+
+    def result(self):
+        """Wait for the task → its value (pickled back). Its failure raises RuntimeError with the helper's
+        traceback; a stop while waiting ends the helper."""
+        try:
+            ok, value = self._receive.recv()
+        except EOFError:                                 # ended without a word: killed
+            self._child.join()
+            ok, value = False, f"ended with exit code {self._child.exitcode}"
+        except BaseException:
+            self.cancel()
+            raise
+        self.cancel()
+        if not ok:
+            raise RuntimeError(f"side work in a helper process failed:\n{value}")
+        return value
+
+    def cancel(self) -> None:
+        """End the helper if it still runs (its work is not needed any more)."""
+        if self._child.is_alive():
+            self._child.terminate()
+        self._child.join()
+        self._receive.close()
+
+
 @contextmanager
 def alongside(task: Callable[[], None], helper: bool) -> Iterator[None]:
     """Run `task` in a forked helper while the body runs; wait for it when the body ends. A failed task raises
@@ -31,37 +66,21 @@ def alongside(task: Callable[[], None], helper: bool) -> Iterator[None]:
         yield
         task()
         return
-    context = multiprocessing.get_context("fork")    # the child shares the parent's data: nothing is pickled
-    receive, send = context.Pipe(duplex=False)
-    child = context.Process(target=_run, args=(task, send), daemon=True)
-    child.start()
-    send.close()
+    side = Helper(task)
     try:
         yield
-        try:
-            failure = receive.recv()
-        except EOFError:                              # ended without a word: killed
-            failure = ""
-        child.join()
-        failure = failure or (None if failure is None else f"ended with exit code {child.exitcode}")
     except BaseException:
-        child.terminate()
-        child.join()
+        side.cancel()
         raise
-    finally:
-        receive.close()
-    if failure is not None:
-        raise RuntimeError(f"side work in a helper process failed:\n{failure}")
+    side.result()
 
 
-def _run(task: Callable[[], None], send) -> None:
+def _run(task: Callable[[], object], send) -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)      # a Ctrl-C reaches the whole process group: the parent
     signal.signal(signal.SIGTERM, signal.SIG_DFL)     # decides, and ends the helper if it stops
     try:
-        task()
+        reply = (True, task())
     except BaseException:
-        send.send(traceback.format_exc())
-    else:
-        send.send(None)
-    finally:
-        send.close()
+        reply = (False, traceback.format_exc())
+    send.send(reply)
+    send.close()
