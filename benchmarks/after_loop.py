@@ -1,0 +1,57 @@
+"""What `stochplan plan` spends after the Benders loop, against the loop (issue target: ≤ 25 % at every K).
+
+    python benchmarks/after_loop.py [--runs 2] [plan arguments …]               # one process
+    mpiexec -n 2 python benchmarks/after_loop.py [--runs 2] [plan arguments …]  # two ranks
+
+Runs the plan command in this process (`cli.main`, into a new temporary directory unless `--out` is given) and
+times the moment Benders returns, so the part after the loop splits into `final_s` (the final plan's exact day
+solves, AC check and, without a helper process, the business-as-usual baseline; from results.json) and
+everything from Benders' return to the end of the command (assembly, economics, files). Prints one line per
+run on rank 0.
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+import tempfile
+import time
+
+import stochplan.decomposition as decomposition
+from stochplan import cli
+from stochplan.parallel import get_comm
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--runs", type=int, default=2)
+    args, plan_args = parser.parse_known_args()
+    returned = {}
+    solve = decomposition.solve_benders
+
+    def timed(*a, **k):        # the CLI imports solve_benders from the package when it runs
+        result = solve(*a, **k)
+        returned["at"], returned["result"] = time.perf_counter(), result
+        return result
+
+    decomposition.solve_benders = timed
+    rank = get_comm().rank
+    for run in range(args.runs):
+        with tempfile.TemporaryDirectory() as scratch:
+            extra = [] if "--out" in plan_args else ["--out", f"{scratch}/out"]     # only rank 0 writes
+            start = time.perf_counter()
+            code = cli.main(["plan", *plan_args, *extra, "-q"])
+            end = time.perf_counter()
+        res = returned.get("result")
+        if rank != 0 or isinstance(res, int) or res is None:
+            continue
+        loop, final = res.timings["loop_s"], res.timings["final_s"]
+        files = end - returned["at"]
+        after = final + files
+        print(f"run {run + 1}: exit {code}, {res.timings['ranks']} rank(s), {len(res.history) - 1} iterations; "
+              f"command {end - start:.2f} s, loop {loop:.2f} s, final_s {final:.2f} s, economics and files "
+              f"{files:.2f} s: after the loop {after:.2f} s = {100 * after / loop:.0f} % of the loop", flush=True)
+    sys.exit(0)
+
+
+if __name__ == "__main__":
+    main()
