@@ -166,7 +166,8 @@ def test_single_cut_reaches_the_same_optimum(small_case):
 
 def test_the_shipped_instance_class_case_matches_the_exact_extensive_form():
     """scenarios/ieee33_lindistflow.toml: LinDistFlow, η storage without Q, no free capacity, no EVs, six
-    candidates, a binding voltage floor, unrated lines."""
+    candidates, a binding voltage floor, unrated lines. At 1e-5: the best plan with site 29 instead of 30 is
+    within 6.5e-5 of the optimum, so a run to the case's 1e-4 may rightly end on either."""
     from pathlib import Path
 
     from stochplan.config import load_case
@@ -175,9 +176,9 @@ def test_the_shipped_instance_class_case_matches_the_exact_extensive_form():
     inst = build_instance(load_case(Path(__file__).parents[1] / "scenarios" / "ieee33_lindistflow.toml"))
     assert not inst.case.storage.reactive_power and inst.case.model.capacity_floor == 0.0
     ef = solve_extensive(inst)
-    bd = solve_benders(inst)
+    bd = solve_benders(inst, tol=1e-5)
     assert bd.converged
-    assert bd.exactness["total_eur"] == pytest.approx(ef.upper_bound, rel=1e-4)
+    assert bd.exactness["total_eur"] == pytest.approx(ef.upper_bound, rel=1e-5)
     assert bd.y.tolist() == ef.y.tolist() and ef.y.sum() == 3
 
 
