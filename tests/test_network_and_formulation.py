@@ -144,3 +144,35 @@ def test_one_model_shared_by_many_days_prices_each_day_as_its_own_model(monkeypa
     monkeypatch.setattr(operation, "SHARED_MAX_SIZE", 1e3)
     big = DayModels(inst, days_here=SHARED_FROM_DAYS)
     assert big(1).day is inst.days[1] and big(2).day is inst.days[2] and not big.shared
+
+
+def test_a_kept_solver_gives_each_solve_the_answer_of_a_first_solve():
+    """DayModels keep each model's Clarabel solver between solves (solvers/conic.KeptSolver). Its answer must not
+    depend on the solves before it — else a day's cuts would differ between 1 and N ranks (days move when
+    re-balanced) and in a resumed run: bit for bit, whatever came before; and within Clarabel's accuracy of a
+    fresh setup."""
+    from stochplan.formulations.operation import SHARED_FROM_DAYS, DayModels
+
+    inst = build_instance(load_case(default_case_path()), k=3)
+    rng = np.random.default_rng(5)
+    plans = [rng.uniform(0, 1, inst.first.n_x) * inst.first.x_max for _ in range(3)]
+    for days_here in (3, SHARED_FROM_DAYS):           # one model per day, one shared model
+        before, alone = DayModels(inst, days_here), DayModels(inst, days_here)
+        for x in plans[:2]:
+            for d in (2, 0, 1):
+                solve_day(before(d), x, cut=True)
+        solve_day(before(0), plans[2], cut=False)        # an exact solve in between (other proximal weights)
+        # the reference itself (day 0 — a shared model's reference day — at x = 0 priced for a cut), as the very
+        # first solve and after others: held data set up and held data updated must not differ
+        zero = np.zeros(inst.first.n_x)
+        at_start, later = solve_day(alone(0), zero, cut=True), solve_day(before(0), zero, cut=True)
+        assert at_start.value_eur == later.value_eur
+        np.testing.assert_array_equal(at_start.gradient, later.gradient)
+        for d in (1, 2):
+            after, first = solve_day(before(d), plans[2], cut=True), solve_day(alone(d), plans[2], cut=True)
+            assert after.value_eur == first.value_eur
+            np.testing.assert_array_equal(after.gradient, first.gradient)
+            np.testing.assert_array_equal(after.dispatch["v_pu"], first.dispatch["v_pu"])
+            fresh = solve_day(build_operation(inst, inst.days[d]), plans[2], cut=True)
+            assert first.value_eur == pytest.approx(fresh.value_eur, rel=1e-8)
+            np.testing.assert_allclose(first.gradient, fresh.gradient, rtol=1e-5, atol=1e-3)

@@ -21,7 +21,7 @@ from ..ev.regions import envelope_region, envelope_sums, station_region
 from ..network import Ref
 from ..result import DaySolution
 from ..scenarios import Day
-from ..solvers import solve_conic
+from ..solvers import KeptSolver, solve_conic
 from .options import DayInputs, EVOptions, PlanInputs
 
 # Objective unit inside the solver: 100 kEUR. Clarabel's gap tolerances (1e-8) act in absolute terms on
@@ -221,6 +221,7 @@ class DayModel:
     prox: cp.Parameter | None = None    # √(OBJ_SCALE · w / 2) of the proximal copy
     r: cp.Variable | None = None        # the proximal slack z − x̂
     data: dict | None = None    # a shared model's day data (shared_day_data's as Parameters, q/p fixed)
+    kept: KeptSolver | None = None  # a Clarabel solver kept between solves (DayModels' kept models)
 
     def use(self, day: Day, data: dict[str, np.ndarray]) -> None:
         """Make a shared model this day's: its day data Parameters take `data` (`shared_day_data(day)`)."""
@@ -530,9 +531,29 @@ class DayModels:
         t0 = time.perf_counter()
         model = build_operation(self.inst, day, shared=shared)
         self.build_s += time.perf_counter() - t0
+        if self.keep:                 # solved again and again: keep its Clarabel solver too
+            first = self.inst.days[0]
+            model.kept = kept_solver(model, shared_day_data(self.inst, first) if shared else None)
         if self.keep or shared:
             self._models[key] = model
         return model
+
+
+def kept_solver(model: DayModel, day_data: dict | None = None) -> KeptSolver:
+    """A KeptSolver for `model` set up at its reference: x̂ = 0 priced for a cut (Benders' first plan) and, for a
+    shared model, the data of `day_data` (the instance's first day, the same on every rank)."""
+    def reference() -> dict:
+        saved = {param: param.value for param in model.problem.parameters()}
+        model.x_hat.value = np.zeros(model.x_hat.size)
+        if model.prox is not None:
+            model.prox.value = proximal_weights(model.x_hat.value, cut=True)
+        for name, value in (day_data or {}).items():
+            model.data[name].value = value
+        data = model.problem.get_problem_data(cp.CLARABEL)[0]
+        for param, value in saved.items():
+            param.value = value
+        return data
+    return KeptSolver(reference)
 
 
 def proximal_weights(x_hat: np.ndarray, cut: bool) -> np.ndarray:
@@ -574,7 +595,7 @@ def solve_day(model: DayModel, x_hat: np.ndarray | None = None, cut: bool = Fals
         model.x_hat.value = np.asarray(x_hat, dtype=float)
         if model.prox is not None:
             model.prox.value = proximal_weights(model.x_hat.value, cut)
-    report = solve_conic(model.problem, f"day {model.day.day}")
+    report = solve_conic(model.problem, f"day {model.day.day}", model.kept)
     return replace(read_solution(model), retries=report.retries, solver_s=report.solver_s)
 
 
