@@ -70,7 +70,8 @@ class KeptSolver:
     data of whichever solve came first: Clarabel's equilibration is computed at setup and kept, so an updated
     solve depends on the setup data as well as on its own, though not on the solves in between (measured bit
     for bit: setup(A) → update(C) equals setup(A) → solve → update(B) → solve → update(C); a fresh setup on C
-    differs in the last bits). Set up from a fixed reference, a day's answer is the same on any rank, after
+    differs in the last bits). Set up from a fixed reference, and that reference passed once through `update`
+    (data set up and data updated differ in their last bits too), a day's answer is the same on any rank, after
     any other days, and in a resumed run. Presolve is off (Clarabel allows no update after it)."""
 
     def __init__(self, reference: Callable[[], dict]):
@@ -102,7 +103,8 @@ class KeptSolver:
         changed = {name: new for name, new in (("P", P), ("A", A)) if not _same(new, self._matrices[name])}
         try:
             self._solver.update(q=q, b=b, **changed)
-        except Exception:                  # another sparsity pattern (an entry at 0 dropped): solve this afresh
+        except Exception:                  # another sparsity pattern (an entry at 0 dropped): solve this afresh,
+            self._solver = None            # and the next from the reference again (the update may have half-run)
             return _attempt(problem, NO_REFINEMENT), _solver_seconds(problem)
         self._matrices.update(changed)
         start = time.perf_counter()
