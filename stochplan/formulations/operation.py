@@ -521,9 +521,7 @@ class DayModels:
                     > SHARED_MAX_SIZE:
                 self.shared, self._models = False, {}
         if self.shared:
-            if d not in self._data:
-                self._data[d] = shared_day_data(self.inst, day)
-            self._models[0].use(day, self._data[d])
+            self._models[0].use(day, self._shared_data(d))
             return self._models[0]
         return self._models.get(d) or self._build(d, day, shared=False)
 
@@ -532,11 +530,16 @@ class DayModels:
         model = build_operation(self.inst, day, shared=shared)
         self.build_s += time.perf_counter() - t0
         if self.keep:                 # solved again and again: keep its Clarabel solver too
-            first = self.inst.days[0]
-            model.kept = kept_solver(model, shared_day_data(self.inst, first) if shared else None)
+            model.kept = kept_solver(model, self._shared_data(0) if shared else None)
         if self.keep or shared:
             self._models[key] = model
         return model
+
+    def _shared_data(self, d: int) -> dict:
+        """Day d's Parameter values for the shared model, made once per day."""
+        if d not in self._data:
+            self._data[d] = shared_day_data(self.inst, self.inst.days[d])
+        return self._data[d]
 
 
 def kept_solver(model: DayModel, day_data: dict | None = None) -> KeptSolver:

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 import cvxpy as cp
 import numpy as np
 import scipy.sparse as sp
+from cvxpy.reductions.solvers.conic_solvers.clarabel_conif import dims_to_solver_cones
 
 from ..errors import SolverError
 
@@ -126,10 +127,6 @@ def _same(a: sp.csc_array, b: sp.csc_array) -> bool:
 
 def _clarabel_data(data: dict) -> tuple:
     """(P upper triangle, q, A, b, cones) from cvxpy's Clarabel data, as cvxpy's own interface forms them."""
-    from cvxpy.reductions.solvers.conic_solvers.clarabel_conif import (
-        dims_to_solver_cones,
-    )
-
     q = data["c"]
     P = data.get("P")
     P = sp.triu(P).tocsc() if P is not None else sp.csc_array((q.size, q.size))
