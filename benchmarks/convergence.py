@@ -7,11 +7,13 @@ command with the case's own settings. Prints one table (and writes it as CSV wit
     case, K, method, iterations, gap, objective EUR/yr, algorithm s, master s, command s, ratio to the EF
 
     python benchmarks/convergence.py [CASE[:K] ...] [--stabilisations level,interior-level,trust-region,in-out,none]
-                                     [--tol 1e-4] [--max-iter 150] [--no-ef] [--command] [--ranks 2] [--csv FILE]
+                                     [--tol 1e-4] [--max-iter 150] [--no-ef] [--command] [--workers 2] [--ranks 2]
+                                     [--csv FILE]
 
 Times are wall seconds on this machine (Clarabel single-threaded); the EF and the in-process Benders rows run in
-one process, `--ranks R` rows run the whole command under `mpiexec -n R` and take the Benders figures from its
-results.json. `algorithm s` is the EF's solve and Benders' iterations (`timings_s.loop_s`: masters and pricing, not
+one process, `--command` runs the whole command in one process (`--workers 1`), `--workers W` rows run it plain
+on W forked processes (parallel/workers.py, the default of a plain run on W cores), `--ranks R` rows under
+`mpiexec -n R`; these take the Benders figures from results.json. `algorithm s` is the EF's solve and Benders' iterations (`timings_s.loop_s`: masters and pricing, not
 the final plan's exact solve, AC check and baseline, which `cmd s` includes); it excludes building the instance
 (profiles, reduction), which both methods share.
 """
@@ -62,22 +64,28 @@ def run_case(spec: str, args) -> list[dict]:
                      "master_s": res.timings["master_s"], "ratio_to_ef": seconds / ef_s if ef_s else None,
                      "note": "" if res.converged else f"stopped: {res.stop_reason}"})
         print(_line(rows[-1]), flush=True)
-    for ranks in ([1] if args.command else []) + args.ranks:
-        rows.append({**label, **command_row(path, k, ranks, case.benders.stabilisation, ef_s)})
+    runs = [(1, 1)] if args.command else []
+    runs += [(1, w) for w in args.workers] + [(r, None) for r in args.ranks]
+    for ranks, workers in runs:
+        rows.append({**label, **command_row(path, k, ranks, workers, case.benders.stabilisation, ef_s)})
         print(_line(rows[-1]), flush=True)
     return rows
 
 
-def command_row(path: str, k: int | None, ranks: int, stabilisation: str, ef_s: float | None) -> dict:
-    """The whole `stochplan plan` command on `ranks` MPI processes; its Benders figures from results.json."""
+def command_row(path: str, k: int | None, ranks: int, workers: int | None, stabilisation: str,
+                ef_s: float | None) -> dict:
+    """The whole `stochplan plan` command on `ranks` MPI processes or, plain, on `workers` processes; its Benders
+    figures from results.json."""
     with tempfile.TemporaryDirectory() as tmp:
         out = Path(tmp) / "out"
         cmd = [sys.executable, "-m", "stochplan", "plan", path, "--out", str(out), "-q"]
-        cmd = (["mpiexec", "-n", str(ranks)] if ranks > 1 else []) + cmd + (["--k", str(k)] if k else [])
+        cmd = (["mpiexec", "-n", str(ranks)] if ranks > 1 else []) + cmd + (["--k", str(k)] if k else []) \
+            + (["--workers", str(workers)] if workers else [])
         t0 = time.perf_counter()
         proc = subprocess.run(cmd, capture_output=True, text=True)
         command_s = time.perf_counter() - t0
-        row = {"method": f"plan, {ranks} rank{'s' if ranks > 1 else ''} ({stabilisation})", "command_s": command_s,
+        how = f"{ranks} ranks" if ranks > 1 else "1 process" if workers == 1 else f"{workers} workers"
+        row = {"method": f"plan, {how} ({stabilisation})", "command_s": command_s,
                "note": f"exit {proc.returncode}"}
         if (out / "results.json").exists():
             res = json.loads((out / "results.json").read_text())
@@ -104,6 +112,8 @@ def main() -> None:
     parser.add_argument("--max-iter", type=int, default=150)
     parser.add_argument("--no-ef", action="store_true", help="skip the exact extensive form")
     parser.add_argument("--command", action="store_true", help="also time the whole `stochplan plan` command")
+    parser.add_argument("--workers", type=lambda v: [int(w) for w in v.split(",")], default=[],
+                        help="also run the whole command plain on W forked processes for each W (e.g. 2)")
     parser.add_argument("--ranks", type=lambda v: [int(r) for r in v.split(",")], default=[],
                         help="also run the whole command under `mpiexec -n R` for each R (e.g. 2)")
     parser.add_argument("--csv", help="write the table here")

@@ -134,7 +134,8 @@ def price(inst, x, y) -> float:
 def run_benders(case_path: Path) -> dict:
     with tempfile.TemporaryDirectory() as tmp:
         out = Path(tmp) / "out"
-        cmd = [sys.executable, "-m", "stochplan", "plan", str(case_path), "--out", str(out), "-q"]
+        cmd = [sys.executable, "-m", "stochplan", "plan", str(case_path), "--out", str(out), "-q",
+               "--workers", "1"]                     # one process, as every method here
         t0 = time.perf_counter()
         proc = subprocess.run(cmd, capture_output=True, text=True, check=False)
         wall = time.perf_counter() - t0

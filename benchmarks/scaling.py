@@ -47,6 +47,8 @@ def main() -> None:
                "--max-iter", str(args.max_iter)] + (["--k", str(args.k)] if year else [])
         if ranks > 1:
             cmd = [str(mpiexec), "-n", str(ranks)] + cmd
+        else:
+            cmd += ["--workers", "1"]                # one process, not forked workers
         t0 = time.perf_counter()
         proc = subprocess.run(cmd, capture_output=True, text=True, env={**os.environ, "OMP_NUM_THREADS": "1"})
         wall = time.perf_counter() - t0

@@ -28,7 +28,7 @@ from pathlib import Path
 from . import interrupts, outdir
 from .errors import InputError, SolverError
 from .outdir import OutputDir
-from .parallel import LauncherError, get_comm
+from .parallel import LauncherError, WorkerLost, get_comm
 
 log = logging.getLogger("stochplan")
 
@@ -60,6 +60,9 @@ def _parser() -> argparse.ArgumentParser:
     plan.add_argument("--time-limit", type=float, help="Benders time limit [s]")
     plan.add_argument("--resume", metavar="DIR", help="continue from DIR/checkpoint.json of an earlier run")
     plan.add_argument("--stop-after", type=int, metavar="N", help="stop after N iterations (checkpoint kept)")
+    plan.add_argument("--workers", type=int, metavar="N",
+                      help="without mpiexec: Benders prices its days on N forked processes (default: one per usable "
+                           "core, at most one per day; 1: this process alone); the answer is the same for any N")
     plan.add_argument("--no-validate", action="store_true",
                       help="skip the AC power-flow check of every planned step (pandapower runpp)")
     plan.add_argument("--dry-run", action="store_true",
@@ -138,6 +141,9 @@ def main(argv: list[str] | None = None) -> int:
         print(f"stochplan: solver failure: {exc}" + (ctx.checkpoint_note() if ctx.checkpoint else ""),
               file=sys.stderr)
         return 3
+    except WorkerLost as exc:
+        print(f"stochplan: error: {exc}" + (ctx.checkpoint_note() if ctx.checkpoint else ""), file=sys.stderr)
+        return 3
     except interrupts.Interrupted as stop:
         if rank == 0:
             print(f"stochplan: stopped by {stop.name}" + (ctx.checkpoint_note() if ctx.checkpoint else
@@ -182,6 +188,12 @@ def _check_plan_options(args, comm) -> None:
         raise InputError("--stop-after", f"must be ≥ 1, got {args.stop_after}")
     if args.method == "ef" and comm.size > 1:
         raise InputError("--method", "the extensive form is one problem on one rank; run it without mpiexec")
+    if args.workers is not None and args.workers < 1:
+        raise InputError("--workers", f"must be ≥ 1, got {args.workers}")
+    if args.workers is not None and comm.size > 1:
+        raise InputError("--workers", "under mpiexec the ranks are MPI's; drop --workers")
+    if args.workers is not None and args.method == "ef":
+        raise InputError("--workers", "applies to Benders runs, not --method ef (one problem)")
     if args.method == "ef" and (args.resume or args.stop_after):
         raise InputError("--resume" if args.resume else "--stop-after", "applies to Benders runs, not --method ef")
 
@@ -205,6 +217,9 @@ def _plan(args, comm, ctx: _Context) -> int:
 
     inst = build_instance(case, k=args.k)
     interrupts.check()                   # SimBench's loader swallows exceptions, a stop among them
+    if args.method == "benders" and comm.size == 1:
+        from .parallel.workers import local_ranks
+        comm = local_ranks(args.workers, len(inst.days))     # forked when Benders starts
     if saved is not None:
         from .decomposition.benders import resume_state
         saved = resume_state(saved, inst, Path(args.resume) / checkpoint.NAME)
@@ -229,7 +244,7 @@ def _plan(args, comm, ctx: _Context) -> int:
              len(inst.ref.station_bus), out_path)
     from .parallel.helper import helper_available
     from .workflows.final import FinalDay
-    with FinalDay(inst, validate=not args.no_validate, helper=helper_available()) as final:
+    with FinalDay(inst, validate=not args.no_validate, helper=helper_available() and comm.size == 1) as final:
         if args.method == "ef":
             from .formulations.extensive import solve_extensive
             res = solve_extensive(inst)

@@ -15,10 +15,11 @@ import stochplan.workflows.validation as validation
 from stochplan.cli import main
 
 sig, point = getattr(signal, sys.argv[1]), sys.argv[2]
+user_process = os.getpid()                # the one a user signals, also when a forked worker reaches the point
 
 
 def send():
-    os.kill(os.getpid(), sig)
+    os.kill(user_process, sig)
     time.sleep(0.2)                       # the handler runs here
 
 

@@ -132,6 +132,14 @@ def test_entry_point_exit_code_and_no_traceback(tmp_path):
     assert proc.stderr.strip() == f"stochplan: error: CASE: file '{tmp_path / 'missing.toml'}' not found"
 
 
+@pytest.mark.parametrize("extra,says", [(["--workers", "0"], "--workers: must be ≥ 1, got 0"),
+                                        (["--workers", "2", "--method", "ef"], "--workers: applies to Benders")])
+def test_bad_workers_option_exit_2(tmp_path, capsys, extra, says):
+    out = tmp_path / "out"
+    assert main(["plan", str(write_case(tmp_path)), "--out", str(out), *extra]) == 2
+    assert says in capsys.readouterr().err and not out.exists()
+
+
 def test_resume_without_a_checkpoint_is_an_input_error(tmp_path, capsys):
     assert main(["plan", str(write_case(tmp_path)), "--resume", str(tmp_path / "nowhere")]) == 2
     assert "--resume: no checkpoint.json in" in capsys.readouterr().err

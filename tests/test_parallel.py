@@ -9,9 +9,10 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-
 from collectives import check_collectives
+
 from stochplan.parallel import SerialComm, assign_days
+from stochplan.parallel.workers import WorkerComm
 
 HERE = Path(__file__).parent
 MPIEXEC = Path(sys.executable).parent / "mpiexec"
@@ -70,7 +71,7 @@ def case(tmp_path_factory):
 @pytest.fixture(scope="module")
 def serial_run(case):
     out = case.parent / "serial"
-    proc = stochplan("plan", case, "--out", out, "-q")
+    proc = stochplan("plan", case, "--out", out, "-q", "--workers", "1")
     assert proc.returncode == 0, proc.stderr
     return out
 
@@ -96,13 +97,30 @@ def test_collectives_under_mpiexec():
     assert proc.stdout.strip() == "OK mpi 2"
 
 
-def test_one_and_two_ranks_give_the_same_run(case, serial_run):
-    out = case.parent / "two"
-    proc = stochplan("plan", case, "--out", out, "-q", ranks=2)
+def test_collectives_with_forked_workers():
+    comm = WorkerComm(3)
+    with comm.serving(lambda: check_collectives(comm) or 0):   # a worker's failed check ends it: WorkerLost here
+        check_collectives(comm)
+
+
+# two MPI ranks under mpiexec; two forked workers of a plain run (parallel/workers.py)
+TWO_RANKS = [pytest.param({"ranks": 2}, "mpi", id="mpiexec"), pytest.param({"workers": 2}, "fork", id="workers")]
+
+
+def stochplan_on(*args, ranks=1, workers=None, **kw):
+    """`stochplan` on `ranks` MPI ranks or, without mpiexec, on `workers` forked processes."""
+    return stochplan(*args, *(["--workers", workers] if workers else []), ranks=ranks, **kw)
+
+
+@pytest.mark.parametrize("how,backend", TWO_RANKS)
+def test_one_and_two_ranks_give_the_same_run(case, serial_run, how, backend):
+    out = case.parent / f"two-{backend}"
+    proc = stochplan_on("plan", case, "--out", out, "-q", **how)
     assert proc.returncode == 0, proc.stderr
     one, conv1 = read(serial_run)
     two, conv2 = read(out)
     assert two["timings_s"]["ranks"] == 2 and one["timings_s"]["ranks"] == 1
+    assert two["timings_s"]["ranks_backend"] == backend and one["timings_s"]["ranks_backend"] == "serial"
     assert one["benders"] == two["benders"]                  # iterations, bounds, gap: bit for bit
     assert one["storage"] == two["storage"] and one["chargers"] == two["chargers"]
     cols = ["iteration", "lower_bound", "upper_bound", "gap"]
@@ -132,11 +150,12 @@ def test_stop_resume_reaches_the_same_optimum(case, serial_run):
                                   conv_again[["iteration", "lower_bound", "upper_bound"]])
 
 
-def test_a_failed_solve_on_one_rank_stops_the_job(case, serial_run):
-    out = case.parent / "failing"
+@pytest.mark.parametrize("how,backend", TWO_RANKS)
+def test_a_failed_solve_on_one_rank_stops_the_job(case, serial_run, how, backend):
+    out = case.parent / f"failing-{backend}"
     # fail one day's 3rd solve in the rank that holds it (after the re-assignment from measured times)
     day = json.loads((serial_run / "results.json").read_text())["scenarios"][3]["day"]
-    proc = stochplan(day, 3, "--", "plan", case, "--out", out, ranks=2, script=HERE / "fail_on_rank.py")
+    proc = stochplan_on(day, 3, "--", "plan", case, "--out", out, script=HERE / "fail_on_rank.py", **how)
     assert proc.returncode == 3, proc.stderr
     assignment = re.findall(r"rank (\d): days \[([^\]]*)\]", proc.stderr.split("re-assigned")[1].splitlines()[0])
     owner = next(int(r) for r, days in assignment if str(day) in days.split(", "))
@@ -145,6 +164,18 @@ def test_a_failed_solve_on_one_rank_stops_the_job(case, serial_run):
     state = json.loads((out / "checkpoint.json").read_text())["state"]
     last_logged = int(re.findall(r"iter +(\d+)", proc.stderr)[-1])
     assert state["iteration"] == last_logged >= 1     # the last completed iteration, intact
+    assert not (out / "results.json").exists()
+
+
+def test_a_worker_that_dies_stops_the_job_with_a_clear_error(case):
+    """A forked worker killed in its 5th solve (the out-of-memory killer, say): rank 0 names it, exit 3, the
+    checkpoint of the last complete iteration stays, nothing else is written, no worker is left behind."""
+    out = case.parent / "killed"
+    proc = stochplan(-1, 5, "--", "plan", case, "--out", out, "--workers", "2", script=HERE / "fail_on_rank.py")
+    assert proc.returncode == 3, proc.stderr
+    assert "worker rank 1 ended without answering (exit code 9)" in proc.stderr
+    assert "Traceback" not in proc.stderr and "--resume" in proc.stderr
+    assert json.loads((out / "checkpoint.json").read_text())["state"]["iteration"] >= 1
     assert not (out / "results.json").exists()
 
 
@@ -196,8 +227,8 @@ def test_days_sharing_one_model_give_the_same_run_on_one_and_two_ranks(tmp_path)
     path = tmp_path / "case.toml"
     path.write_text(CASE.replace("count = 5", f"count = {days}"))
     one, two = tmp_path / "one", tmp_path / "two"
-    for out, ranks in ((one, 1), (two, 2)):
-        proc = stochplan("plan", path, "--out", out, "-q", "--no-validate", ranks=ranks)
+    for out, how in ((one, {"workers": 1}), (two, {"ranks": 2})):
+        proc = stochplan_on("plan", path, "--out", out, "-q", "--no-validate", **how)
         assert proc.returncode == 0, proc.stderr
     (doc1, conv1), (doc2, conv2) = read(one), read(two)
     assert len(doc1["scenarios"]) == days

@@ -273,9 +273,16 @@ def solve_benders(inst: Instance, tol: float | None = None, max_iter: int | None
     converged resumes without another iteration. `day_task(d, solution)` runs on the rank that owns day d at
     the final plan (the AC check and baseline day; see DayEvaluator); its results come back in
     `PlanResult.day_results`."""
+    comm = comm or get_comm()
+    with comm.serving(lambda: DayEvaluator(inst, comm, day_task=day_task).serve()):    # forked workers' ranks
+        return _solve_benders(inst, tol, max_iter, time_limit_s, multicut, lp_phase, stabilisation, checkpoint_dir,
+                              resume, stop_after, fingerprint, comm, day_task)
+
+
+def _solve_benders(inst, tol, max_iter, time_limit_s, multicut, lp_phase, stabilisation, checkpoint_dir, resume,
+                   stop_after, fingerprint, comm, day_task) -> PlanResult | int:
     cfg = inst.case.benders
     pick = lambda value, default: default if value is None else value  # noqa: E731
-    comm = comm or get_comm()
     evaluator = DayEvaluator(inst, comm, day_task=day_task)
     if comm.rank != 0:
         return evaluator.serve()
@@ -328,7 +335,7 @@ def solve_benders(inst: Instance, tol: float | None = None, max_iter: int | None
                                "final_s": final_s, "build_s": evaluator.build_s,
                                "master_s": s.master_s, "subproblems_s": s.sub_s,
                                "subproblem_busy_s": evaluator.busy_s, "subproblem_solver_s": evaluator.solver_s,
-                               "ranks": comm.size,
+                               "ranks": comm.size, "ranks_backend": comm.backend,
                                "solver_retries": int(np.sum(evaluator.rank_retries)),
                                "load_balance_max_over_mean": load_balance(evaluator)})
 

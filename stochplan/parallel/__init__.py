@@ -8,6 +8,7 @@ day order, so the answer does not depend on the rank count or the day-to-rank as
 from __future__ import annotations
 
 import os
+from contextlib import nullcontext
 
 import numpy as np
 
@@ -32,6 +33,10 @@ class LauncherError(RuntimeError):
         self.first_task = launcher_rank() == 0
 
 
+class WorkerLost(RuntimeError):
+    """A forked worker (workers.py) ended without answering: killed, or an error outside the day solves."""
+
+
 class SerialComm:
     """One process holding every day."""
 
@@ -52,6 +57,10 @@ class SerialComm:
 
     def barrier(self) -> None:
         pass
+
+    def serving(self, serve):
+        """No ranks to start (parallel/workers.py forks its own)."""
+        return nullcontext()
 
 
 class MPIComm:
@@ -86,27 +95,36 @@ class MPIComm:
             self.comm.Gatherv(local.reshape(-1), None, root=0)
         if self.rank != 0:
             return None
-        # Received rank by rank, each rank's days ascending: put row i back at its day.
-        order = np.concatenate([np.flatnonzero(owners == r) for r in range(self.size)])
-        rows = recv.reshape(len(owners), width) if local.ndim == 2 else recv
-        out = np.empty_like(rows)
-        out[order] = rows
-        return out
+        return rows_in_day_order(recv.reshape(len(owners), width) if local.ndim == 2 else recv, owners, self.size)
 
     def gather_objects(self, local: list, owners: np.ndarray) -> list | None:
         """Each rank's objects (its days in increasing order) to rank 0 in day order. Pickled: used once, for
         the full day solutions at the final plan (dispatch tables), never on the iteration path."""
         parts = self.comm.gather(local, root=0)
-        if self.rank != 0:
-            return None
-        out = [None] * len(owners)
-        for rank, items in enumerate(parts):
-            for day, item in zip(np.flatnonzero(owners == rank), items):
-                out[day] = item
-        return out
+        return objects_in_day_order(parts, owners) if self.rank == 0 else None
 
     def barrier(self) -> None:
         self.comm.Barrier()
+
+    def serving(self, serve):
+        """The launcher started the ranks; each runs the command itself."""
+        return nullcontext()
+
+
+def rows_in_day_order(rows: np.ndarray, owners: np.ndarray, size: int) -> np.ndarray:
+    """Rows received rank by rank, each rank's days ascending → row d at day d."""
+    out = np.empty_like(rows)
+    out[np.concatenate([np.flatnonzero(owners == r) for r in range(size)])] = rows
+    return out
+
+
+def objects_in_day_order(parts: list[list], owners: np.ndarray) -> list:
+    """Each rank's objects (its days ascending), by rank → one list in day order."""
+    out = [None] * len(owners)
+    for rank, items in enumerate(parts):
+        for day, item in zip(np.flatnonzero(owners == rank), items):
+            out[day] = item
+    return out
 
 
 def _mpi():
