@@ -45,6 +45,19 @@ def _subcommand(sub, name: str, help: str, out_suffix: str, required_case: str |
     return cmd
 
 
+def _add_workers(cmd, what: str) -> None:
+    cmd.add_argument("--workers", type=int, metavar="N",
+                     help=f"without mpiexec: {what} on N forked processes (default: one per usable core, at most "
+                          "one per day; 1: this process alone); the answer is the same for any N")
+
+
+def _check_workers(args, comm) -> None:
+    if args.workers is not None and args.workers < 1:
+        raise InputError("--workers", f"must be ≥ 1, got {args.workers}")
+    if args.workers is not None and comm.size > 1:
+        raise InputError("--workers", "under mpiexec the ranks are MPI's; drop --workers")
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="stochplan", description="Storage and EV-charging planning on radial "
                                      "feeders: two-stage stochastic SOCP, Benders decomposition.")
@@ -60,9 +73,7 @@ def _parser() -> argparse.ArgumentParser:
     plan.add_argument("--time-limit", type=float, help="Benders time limit [s]")
     plan.add_argument("--resume", metavar="DIR", help="continue from DIR/checkpoint.json of an earlier run")
     plan.add_argument("--stop-after", type=int, metavar="N", help="stop after N iterations (checkpoint kept)")
-    plan.add_argument("--workers", type=int, metavar="N",
-                      help="without mpiexec: Benders prices its days on N forked processes (default: one per usable "
-                           "core, at most one per day; 1: this process alone); the answer is the same for any N")
+    _add_workers(plan, "Benders prices its days")
     plan.add_argument("--no-validate", action="store_true",
                       help="skip the AC power-flow check of every planned step (pandapower runpp)")
     plan.add_argument("--dry-run", action="store_true",
@@ -73,8 +84,10 @@ def _parser() -> argparse.ArgumentParser:
         .add_argument("--k", type=int, help="representative days (default: scenarios.k)")
     _subcommand(sub, "study", "plan the case at several controllable EV shares", "-study") \
         .add_argument("--controllable-share", default="0.2,0.5,0.8", help="comma-separated shares in [0, 1]")
-    _subcommand(sub, "evaluate", "solve every day of the year with a plan fixed (out of sample)", "-evaluate") \
-        .add_argument("--plan", required=True, help="results.json of `stochplan plan`")
+    evaluate = _subcommand(sub, "evaluate", "solve every day of the year with a plan fixed (out of sample)",
+                           "-evaluate")
+    evaluate.add_argument("--plan", required=True, help="results.json of `stochplan plan`")
+    _add_workers(evaluate, "the days are solved")
     _subcommand(sub, "ev-aggregation", "envelope vs interval vs individual EV regions across fleet sizes",
                 "-ev-aggregation") \
         .add_argument("--fleet-sizes", default="10,25,50,100,250,500", help="comma-separated EV counts")
@@ -188,10 +201,7 @@ def _check_plan_options(args, comm) -> None:
         raise InputError("--stop-after", f"must be ≥ 1, got {args.stop_after}")
     if args.method == "ef" and comm.size > 1:
         raise InputError("--method", "the extensive form is one problem on one rank; run it without mpiexec")
-    if args.workers is not None and args.workers < 1:
-        raise InputError("--workers", f"must be ≥ 1, got {args.workers}")
-    if args.workers is not None and comm.size > 1:
-        raise InputError("--workers", "under mpiexec the ranks are MPI's; drop --workers")
+    _check_workers(args, comm)
     if args.workers is not None and args.method == "ef":
         raise InputError("--workers", "applies to Benders runs, not --method ef (one problem)")
     if args.method == "ef" and (args.resume or args.stop_after):
@@ -436,6 +446,7 @@ def _evaluate(args, comm, ctx: _Context) -> int:
     from .scenarios import days_of_year
     from .workflows.evaluation import evaluate_year, plan_vector, read_plan
 
+    _check_workers(args, comm)
     case = _year_case(args)
     doc = read_plan(Path(args.plan))                 # the plan file first: it is cheap to check
     if comm.rank == 0:
@@ -445,6 +456,9 @@ def _evaluate(args, comm, ctx: _Context) -> int:
     plan = plan_vector(inst, doc)                     # the plan's buses against this case, before any solve
     interrupts.check()
     out = _claim(ctx, args, case, "-evaluate") if comm.rank == 0 else None
+    if comm.size == 1:
+        from .parallel.workers import local_ranks
+        comm = local_ranks(args.workers, len(inst.days))     # forked when the days are solved
     log.info("evaluating %s on %d days of the year on %d rank(s)", args.plan, len(inst.days), comm.size)
     x, y, in_sample = plan
     t0 = time.perf_counter()

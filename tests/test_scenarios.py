@@ -206,6 +206,12 @@ def test_reduce_command_and_k_override(tmp_path):
                  "--out", str(tmp_path / "e2"), "-q"]) == 0
     ev = json.loads((tmp_path / "e2" / "evaluation.json").read_text())
     assert ev["gap_percent"] == pytest.approx(100 * (ev["out_of_sample_cost"] / ev["in_sample_cost"] - 1))
+    # the year's days on this process alone and on 3 forked workers (parallel/workers.py): the same costs
+    for workers in ("1", "3"):
+        assert main(["evaluate", str(case), "--plan", str(tmp_path / "p2" / "results.json"),
+                     "--out", str(tmp_path / f"e-{workers}"), "-q", "--workers", workers]) == 0
+    one, three = (pd.read_csv(tmp_path / f"e-{w}" / "days.csv") for w in ("1", "3"))
+    pd.testing.assert_frame_equal(one, three, check_exact=True)
 
 
 def test_k_larger_than_the_year_is_an_input_error(tmp_path, capsys):

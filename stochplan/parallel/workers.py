@@ -14,6 +14,7 @@ from __future__ import annotations
 import logging
 import multiprocessing
 import os
+import signal
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -54,7 +55,9 @@ class WorkerComm:
     @contextmanager
     def serving(self, serve: Callable[[], int]) -> Iterator[None]:
         """Fork the workers; each runs `serve()` as its rank and exits with the code it returns. Leaving the
-        block closes the pipes (a worker still waiting then ends) and waits for every worker."""
+        block closes the pipes (a worker still waiting then ends) and waits for every worker; leaving it by an
+        exception ends them at once. Workers ignore SIGINT/SIGTERM (a Ctrl-C reaches the whole process group):
+        rank 0 decides, as with MPI ranks."""
         context = multiprocessing.get_context("fork")
         ends = [context.Pipe() for _ in range(1, self.size)]
         try:
@@ -69,6 +72,10 @@ class WorkerComm:
             self._links = [mine for mine, _ in ends]
         try:
             yield
+        except BaseException:             # rank 0 stops (an error, a signal): its workers' work is not needed;
+            for worker in self._workers:  # they write nothing, so nothing is left half-done
+                worker.kill()
+            raise
         finally:
             for link in self._links:
                 link.close()
@@ -82,6 +89,8 @@ class WorkerComm:
                 theirs.close()
         self.rank, self._links = rank, [ends[rank - 1][1]]
         logging.disable(logging.CRITICAL)                     # rank 0 reports
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            signal.signal(sig, signal.SIG_IGN)
         try:
             code = serve()
         except (EOFError, OSError):       # rank 0 went away without a word (its own error is reported there)

@@ -89,6 +89,11 @@ def evaluate_year(inst: Instance, x: np.ndarray, comm=None, progress: bool = Tru
     """(days × 2): each day's operating cost and penalty [EUR/day], in day order (rank 0; None elsewhere).
     Each rank builds, solves and drops its days one at a time."""
     comm = comm or SerialComm()
+    with comm.serving(lambda: _evaluate_mine(inst, x, comm, progress=False) or 0):    # forked workers' ranks
+        return _evaluate_mine(inst, x, comm, progress)
+
+
+def _evaluate_mine(inst: Instance, x: np.ndarray, comm, progress: bool) -> np.ndarray | None:
     pool = DayPool(comm, len(inst.days), label=lambda d: inst.days[d].day)
     bar = None
     if progress and comm.rank == 0:
