@@ -455,10 +455,10 @@ def _evaluate(args, comm, ctx: _Context) -> int:
     inst = build_instance(case, days=days_of_year(case, ref))
     plan = plan_vector(inst, doc)                     # the plan's buses against this case, before any solve
     interrupts.check()
-    out = _claim(ctx, args, case, "-evaluate") if comm.rank == 0 else None
     if comm.size == 1:
         from .parallel.workers import local_ranks
         comm = local_ranks(args.workers, len(inst.days))     # forked when the days are solved
+    out = _claim(ctx, args, case, "-evaluate") if comm.rank == 0 else None
     log.info("evaluating %s on %d days of the year on %d rank(s)", args.plan, len(inst.days), comm.size)
     x, y, in_sample = plan
     t0 = time.perf_counter()

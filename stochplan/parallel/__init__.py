@@ -8,6 +8,7 @@ day order, so the answer does not depend on the rank count or the day-to-rank as
 from __future__ import annotations
 
 import os
+import sys
 from contextlib import nullcontext
 
 import numpy as np
@@ -130,6 +131,18 @@ def objects_in_day_order(parts: list[list], owners: np.ndarray) -> list:
 def _mpi():
     from mpi4py import MPI
     return MPI
+
+
+def can_fork() -> bool:
+    """Helpers and workers may be forked here: on Linux (macOS's system libraries are not fork-safe, Windows
+    cannot fork) and in a process that did not start MPI (on some interconnects a forked child corrupts the
+    parent's registered memory)."""
+    return sys.platform.startswith("linux") and not under_launcher()
+
+
+def usable_cores() -> int:
+    """Cores this process may run on (its affinity: a slurm allocation or `taskset` narrows it)."""
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
 
 
 def under_launcher() -> bool:

@@ -8,19 +8,17 @@ corrupts the parent's registered memory), so MPI runs keep such work on their ra
 from __future__ import annotations
 
 import multiprocessing
-import os
 import signal
 import traceback
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
-from . import under_launcher
+from . import can_fork, usable_cores
 
 
 def helper_available() -> bool:
-    """A helper may be forked here and has a core of its own: MPI is not started in this process (no launcher)
-    and the process may run on more than one core."""
-    return not under_launcher() and len(os.sched_getaffinity(0)) > 1
+    """A helper may be forked here (`can_fork`) and has a core of its own."""
+    return can_fork() and usable_cores() > 1
 
 
 class Helper:

@@ -7,13 +7,12 @@ exit when rank 0 stops them. The collectives have MPIComm's meaning — rank 0's
 rank's rows gathered in day order — over one pipe per worker, so an answer is the same bit for bit on one
 process, on N workers and on N MPI ranks (a test compares them).
 
-Never under an MPI launcher (a process that started MPI is not forked; parallel/helper.py says why).
+Only where forking is safe (`can_fork`: Linux, and never in a process under an MPI launcher).
 """
 from __future__ import annotations
 
 import logging
 import multiprocessing
-import os
 import signal
 import sys
 from collections.abc import Callable, Iterator
@@ -21,25 +20,17 @@ from contextlib import contextmanager
 
 import numpy as np
 
-from . import (
-    SerialComm,
-    WorkerLost,
-    objects_in_day_order,
-    rows_in_day_order,
-    under_launcher,
-)
-
-
-def usable_cores() -> int:
-    """Cores this process may run on (its affinity: a slurm allocation or `taskset` narrows it)."""
-    return len(os.sched_getaffinity(0))
+from ..errors import InputError
+from . import SerialComm, WorkerLost, can_fork, objects_in_day_order, rows_in_day_order, usable_cores
 
 
 def local_ranks(workers: int | None, n_days: int):
-    """The ranks for a run without a launcher: `workers` processes (None: one per usable core), never more than
-    there are days; a SerialComm for one."""
-    n = min(usable_cores() if workers is None else workers, n_days)
-    return WorkerComm(n) if n > 1 and not under_launcher() else SerialComm()
+    """The ranks for a run without a launcher: `workers` processes (None: one per usable core where forking is
+    safe, else this process alone), never more than there are days; a SerialComm for one."""
+    n = min(workers or (usable_cores() if can_fork() else 1), n_days)
+    if n > 1 and not can_fork():
+        raise InputError("--workers", "forked workers need Linux and no MPI launcher; run under mpiexec -n N")
+    return WorkerComm(n) if n > 1 else SerialComm()
 
 
 class WorkerComm:
