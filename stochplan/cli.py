@@ -28,7 +28,7 @@ from pathlib import Path
 from . import interrupts, outdir
 from .errors import InputError, SolverError
 from .outdir import OutputDir
-from .parallel import LauncherError, WorkerLost, get_comm
+from .parallel import LauncherError, WorkerLost, can_fork, get_comm
 
 log = logging.getLogger("stochplan")
 
@@ -56,6 +56,8 @@ def _check_workers(args, comm) -> None:
         raise InputError("--workers", f"must be ≥ 1, got {args.workers}")
     if args.workers is not None and comm.size > 1:
         raise InputError("--workers", "under mpiexec the ranks are MPI's; drop --workers")
+    if args.workers is not None and args.workers > 1 and not can_fork():
+        raise InputError("--workers", "forked workers need Linux; on this system run under mpiexec -n N")
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -82,8 +84,9 @@ def _parser() -> argparse.ArgumentParser:
 
     _subcommand(sub, "reduce", "reduce the case's year of days to K representatives (K-Medoids)", "-reduce") \
         .add_argument("--k", type=int, help="representative days (default: scenarios.k)")
-    _subcommand(sub, "study", "plan the case at several controllable EV shares", "-study") \
-        .add_argument("--controllable-share", default="0.2,0.5,0.8", help="comma-separated shares in [0, 1]")
+    study = _subcommand(sub, "study", "plan the case at several controllable EV shares", "-study")
+    study.add_argument("--controllable-share", default="0.2,0.5,0.8", help="comma-separated shares in [0, 1]")
+    _add_workers(study, "each plan's Benders prices its days")
     evaluate = _subcommand(sub, "evaluate", "solve every day of the year with a plan fixed (out of sample)",
                            "-evaluate")
     evaluate.add_argument("--plan", required=True, help="results.json of `stochplan plan`")
@@ -431,9 +434,10 @@ def _study(args, comm, ctx: _Context) -> int:
     shares = _number_list(args.controllable_share, "--controllable-share", float, lambda v: 0 <= v <= 1,
                           "shares must lie in [0, 1]")
     _one_rank(comm, "study")
+    _check_workers(args, comm)
     case = load_case(args.case or default_case_path())
     out = _claim(ctx, args, case, "-study")
-    table = run_study(case, shares)
+    table = run_study(case, shares, args.workers)
     write_study(case.name, table, out)
     log.info("study of %d shares written to %s\n%s", len(table), out.path, table.to_string(index=False))
     return 0

@@ -90,7 +90,8 @@ def test_baseline_serves_every_ev_with_chargers_sized_for_them(tmp_path):
 
 def test_study_writes_one_row_per_share(tmp_path):
     out = tmp_path / "study"
-    assert main(["study", str(write_case(tmp_path)), "--controllable-share", "0.2,0.8", "--out", str(out), "-q"]) == 0
+    assert main(["study", str(write_case(tmp_path)), "--controllable-share", "0.2,0.8", "--out", str(out), "-q",
+                 "--workers", "1"]) == 0
     import pandas as pd
     table = pd.read_csv(out / "study.csv")
     assert table.share.tolist() == [0.2, 0.8]
@@ -98,6 +99,10 @@ def test_study_writes_one_row_per_share(tmp_path):
             "carbon_reduction_percent", "pv_utilisation"} <= set(table.columns)
     assert table.converged.all() and (out / "study.png").stat().st_size > 0
     assert main(["study", str(write_case(tmp_path)), "--controllable-share", "0.2,1.5"]) == 2
+    # each plan priced on two forked workers (parallel/workers.py): the same table, bit for bit
+    assert main(["study", str(write_case(tmp_path)), "--controllable-share", "0.2,0.8", "--out",
+                 str(tmp_path / "two"), "-q", "--workers", "2"]) == 0
+    pd.testing.assert_frame_equal(pd.read_csv(tmp_path / "two" / "study.csv"), table, check_exact=True)
 
 
 def v2g_day(tmp_path, evening_eur_per_mwh: float):

@@ -20,16 +20,21 @@ from contextlib import contextmanager
 
 import numpy as np
 
-from ..errors import InputError
-from . import SerialComm, WorkerLost, can_fork, objects_in_day_order, rows_in_day_order, usable_cores
+from . import (
+    SerialComm,
+    WorkerLost,
+    can_fork,
+    objects_in_day_order,
+    rows_in_day_order,
+    usable_cores,
+)
 
 
 def local_ranks(workers: int | None, n_days: int):
     """The ranks for a run without a launcher: `workers` processes (None: one per usable core where forking is
-    safe, else this process alone), never more than there are days; a SerialComm for one."""
+    safe, else this process alone; the CLI refuses more than one where it is not), never more than there are
+    days; a SerialComm for one."""
     n = min(workers or (usable_cores() if can_fork() else 1), n_days)
-    if n > 1 and not can_fork():
-        raise InputError("--workers", "forked workers need Linux and no MPI launcher; run under mpiexec -n N")
     return WorkerComm(n) if n > 1 else SerialComm()
 
 

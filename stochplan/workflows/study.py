@@ -8,18 +8,20 @@ import pandas as pd
 
 from ..decomposition import solve_benders
 from ..instance import build_instance
+from ..parallel.workers import local_ranks
 from .economics import baseline_solutions, economics
 
 log = logging.getLogger(__name__)
 
 
-def run_study(case, shares: list[float]) -> pd.DataFrame:
-    """One row per share: the storage built, the yearly cost, carbon and PV use against the baseline."""
+def run_study(case, shares: list[float], workers: int | None = None) -> pd.DataFrame:
+    """One row per share: the storage built, the yearly cost, carbon and PV use against the baseline. Each
+    plan's days are priced on `workers` forked processes (parallel/workers.local_ranks)."""
     rows = []
     for share in shares:
         log.info("controllable share %.2f", share)
         inst = build_instance(replace(case, ev=replace(case.ev, controllable_share=share)))
-        res = solve_benders(inst)
+        res = solve_benders(inst, comm=local_ranks(workers, len(inst.days)))
         econ = economics(inst, res, baseline_solutions(inst))
         e, p, _ = inst.first.split(res.x)
         row = {"share": share}
