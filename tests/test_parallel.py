@@ -179,6 +179,29 @@ def test_a_worker_that_dies_stops_the_job_with_a_clear_error(case):
     assert not (out / "results.json").exists()
 
 
+def test_ctrl_c_to_the_process_group_stops_a_run_on_workers_cleanly(case):
+    """A terminal's Ctrl-C reaches rank 0 and its forked workers alike: the workers ignore it, rank 0 ends the
+    iteration, writes the checkpoint and stops them; exit 130, no traceback, no process of the group left."""
+    import os
+    import signal
+    import time
+
+    out = case.parent / "ctrl-c"
+    proc = subprocess.Popen([sys.executable, "-m", "stochplan", "plan", str(case), "--out", str(out), "--workers",
+                             "2", "--tol", "1e-9"], stderr=subprocess.PIPE, text=True, start_new_session=True)
+    for line in proc.stderr:
+        if re.search(r"iter +2 ", line):
+            os.killpg(proc.pid, signal.SIGINT)
+            break
+    err = proc.stderr.read()
+    assert proc.wait(timeout=120) == 130, err
+    assert "stopped by SIGINT" in err and "Traceback" not in err
+    assert json.loads((out / "checkpoint.json").read_text())["state"]["iteration"] >= 2
+    time.sleep(0.5)
+    with pytest.raises(ProcessLookupError):
+        os.killpg(proc.pid, 0)
+
+
 def test_dry_run_prints_the_assignment(case):
     proc = stochplan("plan", case, "--dry-run", ranks=2)
     assert proc.returncode == 0, proc.stderr
