@@ -56,6 +56,7 @@ class WorkerComm:
         rank 0 decides, as with MPI ranks."""
         context = multiprocessing.get_context("fork")
         ends = [context.Pipe() for _ in range(1, self.size)]
+        self._workers = []
         try:
             for rank in range(1, self.size):
                 worker = context.Process(target=self._serve_as, args=(rank, serve, ends), daemon=True,
