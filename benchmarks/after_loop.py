@@ -1,6 +1,7 @@
 """What `stochplan plan` spends after the Benders loop, against the loop (issue target: ≤ 25 % at every K).
 
-    python benchmarks/after_loop.py [--runs 2] [plan arguments …]               # one process
+    python benchmarks/after_loop.py [--runs 2] [plan arguments …]               # forked workers, one per core
+    python benchmarks/after_loop.py [--runs 2] --workers 1 [plan arguments …]   # one process
     mpiexec -n 2 python benchmarks/after_loop.py [--runs 2] [plan arguments …]  # two ranks
 
 Runs the plan command in this process (`cli.main`, into a new temporary directory unless `--out` is given) and

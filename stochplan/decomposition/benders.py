@@ -294,8 +294,9 @@ def _solve_benders(inst, tol, max_iter, time_limit_s, multicut, lp_phase, stabil
                stop_after, fingerprint)
     try:
         with interrupts.deferred():
-            log.info("Benders on '%s': %d days on %d rank(s), %d first-stage variables, %s, %s stabilisation",
-                     inst.case.name, len(inst.days), comm.size, inst.first.n_x,
+            log.info("Benders on '%s': %d days on %d rank(s)%s, %d first-stage variables, %s, %s stabilisation",
+                     inst.case.name, len(inst.days), comm.size,
+                     " (forked workers)" if comm.backend == "fork" else "", inst.first.n_x,
                      "multi-cut" if run.master.multicut else "single-cut", stabiliser.kind)
             if resume is not None:
                 if resume.multicut != run.master.multicut:
