@@ -205,8 +205,6 @@ def _check_plan_options(args, comm) -> None:
     if args.method == "ef" and comm.size > 1:
         raise InputError("--method", "the extensive form is one problem on one rank; run it without mpiexec")
     _check_workers(args, comm)
-    if args.workers is not None and args.method == "ef":
-        raise InputError("--workers", "applies to Benders runs, not --method ef (one problem)")
     if args.method == "ef" and (args.resume or args.stop_after):
         raise InputError("--resume" if args.resume else "--stop-after", "applies to Benders runs, not --method ef")
 
@@ -230,9 +228,10 @@ def _plan(args, comm, ctx: _Context) -> int:
 
     inst = build_instance(case, k=args.k)
     interrupts.check()                   # SimBench's loader swallows exceptions, a stop among them
-    if args.method == "benders" and comm.size == 1:
+    if comm.size == 1:                   # forked when Benders starts, or after the EF's root node
         from .parallel.workers import local_ranks
-        comm = local_ranks(args.workers, len(inst.days))     # forked when Benders starts
+        comm = local_ranks(args.workers, len(inst.days) if args.method == "benders"
+                           else 2 ** min(inst.first.n_storage, 10) if inst.first.siting == "binary" else 1)
     if saved is not None:
         from .decomposition.benders import resume_state
         saved = resume_state(saved, inst, Path(args.resume) / checkpoint.NAME)
@@ -257,10 +256,12 @@ def _plan(args, comm, ctx: _Context) -> int:
              len(inst.ref.station_bus), out_path)
     from .parallel.helper import helper_available
     from .workflows.final import FinalDay
-    with FinalDay(inst, validate=not args.no_validate, helper=helper_available() and comm.size == 1) as final:
+    # the baseline in a helper beside one process, or beside the EF (its root node is solved alone)
+    helper = helper_available() and (comm.size == 1 or args.method == "ef")
+    with FinalDay(inst, validate=not args.no_validate, helper=helper) as final:
         if args.method == "ef":
             from .formulations.extensive import solve_extensive
-            res = solve_extensive(inst)
+            res = solve_extensive(inst, comm=comm)
             log.info("extensive form: %.2f EUR/year, %d node(s) (%s), %.1f s", res.upper_bound,
                      res.timings["nodes"], res.timings["siting"], res.timings["total_s"])
         else:

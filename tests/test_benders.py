@@ -82,6 +82,21 @@ def test_benders_equals_the_exact_extensive_form_for_binary_siting(small_case, s
     assert bd.y.tolist() == ef.y.tolist()
 
 
+def test_the_exact_extensive_form_on_forked_workers_is_the_one_process_optimum(small_case):
+    """Branch-and-bound with the nodes after the root solved two at a time on forked workers
+    (parallel/workers.py): the same optimum and plan bit for bit; every node a one-process run solves is solved."""
+    from stochplan.parallel.workers import WorkerComm
+
+    data, tmp_path = small_case
+    inst = instance_of(data, tmp_path)
+    one = solve_extensive(inst)
+    two = solve_extensive(inst, comm=WorkerComm(2))
+    assert one.timings["nodes"] >= 3 and two.timings["ranks"] == 2
+    assert two.upper_bound == one.upper_bound and two.x.tolist() == one.x.tolist()
+    assert two.y.tolist() == one.y.tolist() and two.timings["nodes"] >= one.timings["nodes"]
+    assert [s.cost_eur for s in two.solutions] == [s.cost_eur for s in one.solutions]
+
+
 def test_level_resumes_exactly_with_its_centre_per_siting(small_case):
     """`level` keeps the best plan of each siting it priced; a checkpoint carries them, so a resumed run
     takes the same steps as the uninterrupted one."""

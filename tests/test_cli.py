@@ -133,7 +133,7 @@ def test_entry_point_exit_code_and_no_traceback(tmp_path):
 
 
 @pytest.mark.parametrize("extra,says", [(["--workers", "0"], "--workers: must be ≥ 1, got 0"),
-                                        (["--workers", "2", "--method", "ef"], "--workers: applies to Benders")])
+                                        (["--workers", "-1"], "--workers: must be ≥ 1, got -1")])
 def test_bad_workers_option_exit_2(tmp_path, capsys, extra, says):
     out = tmp_path / "out"
     assert main(["plan", str(write_case(tmp_path)), "--out", str(out), *extra]) == 2

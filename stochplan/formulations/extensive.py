@@ -14,10 +14,14 @@ import heapq
 import logging
 import math
 import time
+from contextlib import nullcontext
 
 import cvxpy as cp
 import numpy as np
 
+from ..errors import SolverError
+from ..parallel import SerialComm
+from ..parallel.pool import FAILURES
 from ..result import DAYS_PER_YEAR, PlanResult
 from ..solvers import solve_conic
 from .operation import OBJ_SCALE, build_operation, read_solution
@@ -49,63 +53,146 @@ def first_stage_constraints(x, y, fs, y_lo=None, y_hi=None):
     return cons
 
 
-def solve_extensive(inst: PlanInputs, exact: bool = True) -> PlanResult:
-    """The EF optimum; with binary siting and `exact`, by branch-and-bound (else the relaxation)."""
+def solve_extensive(inst: PlanInputs, exact: bool = True, comm=None) -> PlanResult:
+    """The EF optimum; with binary siting and `exact`, by branch-and-bound (else the relaxation). After the root,
+    nodes are solved `comm.size` at a time, best bounds first: on forked workers (parallel/workers.py) that
+    inherit the compiled problem. The optimum does not depend on the count; the nodes solved may (a node the
+    serial order would prune can be in a batch)."""
     fs = inst.first
     start = time.perf_counter()
-    x = cp.Variable(fs.n_x)
-    y = cp.Variable(fs.n_storage)
-    y_lo = cp.Parameter(fs.n_storage, value=np.zeros(fs.n_storage))
-    y_hi = cp.Parameter(fs.n_storage, value=np.ones(fs.n_storage))
-    models = [build_operation(inst, day, x_src=x) for day in inst.days]
-    weights = np.array([d.weight for d in inst.days])
-    investment = fs.cost_x @ x + (fs.cost_y @ y if fs.n_storage else 0)
-    operation = sum(w * cp.sum(list(m.cost.values())) for w, m in zip(weights, models))
-    objective = OBJ_SCALE * investment + DAYS_PER_YEAR * operation
-    cons = first_stage_constraints(x, y, fs, y_lo, y_hi) + [c for m in models for c in m.problem.constraints]
-    problem = cp.Problem(cp.Minimize(objective), cons)
-    build_s = time.perf_counter() - start
-
-    reports = []
-
-    def node(lo: np.ndarray, hi: np.ndarray):
-        y_lo.value, y_hi.value = lo, hi
-        reports.append(solve_conic(problem, "extensive form" + (f" (sites fixed {_describe(lo, hi)})"
-                                                                  if fs.n_storage else "")))
-        x_val = np.clip(np.asarray(x.value).reshape(-1), 0.0, fs.x_max) if fs.n_x else np.zeros(0)
-        y_val = np.clip(np.asarray(y.value).reshape(-1), 0.0, 1.0) if fs.n_storage else np.zeros(0)
-        return float(problem.value) / OBJ_SCALE, x_val, y_val
-
+    ef = _Nodes(inst)
+    comm = comm or SerialComm()
     branching = exact and fs.siting == "binary" and fs.n_storage > 0
     best, best_plan, nodes = math.inf, None, 0
     queue = [(-math.inf, 0, np.zeros(fs.n_storage), np.ones(fs.n_storage))]
-    while queue:
-        bound, _, lo, hi = heapq.heappop(queue)
-        if bound >= best - PRUNE * abs(best):
-            continue
-        value, x_val, y_val = node(lo, hi)
-        nodes += 1
-        fractional = np.abs(y_val - np.round(y_val))
-        log.info("EF node %d (sites %s): %.2f EUR/year%s", nodes, _describe(lo, hi), value,
-                 "" if not branching or fractional.max() <= INTEGRAL else f", y = {np.round(y_val, 3).tolist()}")
-        if value >= best - PRUNE * abs(best):
-            continue
-        if not branching or fractional.max() <= INTEGRAL:
-            y_val = np.round(y_val) if branching else y_val
-            best, best_plan = value, (x_val, y_val, [read_solution(m) for m in models])
-            continue
-        k = int(np.argmax(fractional))
-        for fixed in (0.0, 1.0):
-            child_lo, child_hi = lo.copy(), hi.copy()
-            child_lo[k] = child_hi[k] = fixed
-            heapq.heappush(queue, (value, nodes * 2 + int(fixed), child_lo, child_hi))
-    x_val, y_val, sols = best_plan
+    batch = [queue.pop()]
+    results = ef.solve_batch(comm, batch, branching)     # the root, here: workers forked after it inherit the
+    with (comm.serving(lambda: ef.serve(comm, branching)) if branching else nullcontext()):   # compiled problem
+        while batch:
+            for (_, _, lo, hi), (value, x_val, y_val, sols) in zip(batch, results):
+                nodes += 1
+                fractional = np.abs(y_val - np.round(y_val))
+                log.info("EF node %d (sites %s): %.2f EUR/year%s", nodes, _describe(lo, hi), value,
+                         "" if sols is not None else f", y = {np.round(y_val, 3).tolist()}")
+                if value >= best - PRUNE * abs(best):
+                    continue
+                if sols is not None:
+                    best, best_plan = value, (np.round(y_val) if branching else y_val, x_val, sols)
+                    continue
+                k = int(np.argmax(fractional))
+                for fixed in (0.0, 1.0):
+                    child_lo, child_hi = lo.copy(), hi.copy()
+                    child_lo[k] = child_hi[k] = fixed
+                    heapq.heappush(queue, (value, nodes * 2 + int(fixed), child_lo, child_hi))
+            batch = _next_batch(queue, comm.size, best)
+            results = ef.solve_batch(comm, batch, branching) if batch else []
+        ef.stop(comm, branching)
+    y_val, x_val, sols = best_plan
     return PlanResult(method="ef", x=x_val, y=y_val, investment_eur=fs.annual_cost(x_val, y_val), solutions=sols,
                       lower_bound=best, upper_bound=best, gap=0.0, converged=True, stop_reason="optimal",
-                      timings={"total_s": time.perf_counter() - start, "build_s": build_s,
-                              "solver_s": sum(r.solver_s for r in reports),
-                              "solver_retries": sum(r.retries for r in reports),
-                               "nodes": nodes, "siting": "binary (branch-and-bound)" if branching else fs.siting})
+                      timings={"total_s": time.perf_counter() - start, "build_s": ef.build_s,
+                               "solver_s": ef.solver_s, "solver_retries": ef.retries, "nodes": nodes,
+                               "ranks": comm.size, "ranks_backend": comm.backend,
+                               "siting": "binary (branch-and-bound)" if branching else fs.siting})
+
+
+def _next_batch(queue: list, size: int, best: float) -> list:
+    """Up to `size` nodes off the heap, best bound first, skipping those the best plan already prunes."""
+    batch = []
+    while queue and len(batch) < size:
+        node = heapq.heappop(queue)
+        if not node[0] >= best - PRUNE * abs(best):      # (no best yet: inf − inf is nan, nothing pruned)
+            batch.append(node)
+    return batch
+
+
+class _Nodes:
+    """The EF compiled once (the nodes' bounds on y are Parameters) and solved one node per rank and batch.
+
+    Rank 0 broadcasts a batch as rows [active, lo…, hi…] (one per rank); each rank solves its row's node and
+    returns [failure code, value, solver s, retries, x…, y…] in one gather, and the day solutions of an integral
+    node (a candidate) in a second; rank 0 raises the first failure after both, so every rank reaches them."""
+
+    def __init__(self, inst: PlanInputs):
+        fs = self.fs = inst.first
+        t0 = time.perf_counter()
+        self.x, self.y = cp.Variable(fs.n_x), cp.Variable(fs.n_storage)
+        self.y_lo = cp.Parameter(fs.n_storage, value=np.zeros(fs.n_storage))
+        self.y_hi = cp.Parameter(fs.n_storage, value=np.ones(fs.n_storage))
+        self.models = [build_operation(inst, day, x_src=self.x) for day in inst.days]
+        weights = np.array([d.weight for d in inst.days])
+        investment = fs.cost_x @ self.x + (fs.cost_y @ self.y if fs.n_storage else 0)
+        operation = sum(w * cp.sum(list(m.cost.values())) for w, m in zip(weights, self.models))
+        cons = first_stage_constraints(self.x, self.y, fs, self.y_lo, self.y_hi) \
+            + [c for m in self.models for c in m.problem.constraints]
+        self.problem = cp.Problem(cp.Minimize(OBJ_SCALE * investment + DAYS_PER_YEAR * operation), cons)
+        self.build_s = time.perf_counter() - t0
+        self.solver_s, self.retries = 0.0, 0
+        self.width = 4 + fs.n_x + fs.n_storage
+
+    def _solve(self, lo: np.ndarray, hi: np.ndarray, branching: bool) -> tuple[np.ndarray, list | None]:
+        """→ (result row, the day solutions when the node's y is integral, else None)."""
+        fs, row = self.fs, np.full(self.width, np.nan)
+        self.y_lo.value, self.y_hi.value = lo, hi
+        try:
+            report = solve_conic(self.problem, "extensive form" + (f" (sites fixed {_describe(lo, hi)})"
+                                                                     if fs.n_storage else ""))
+        except SolverError as exc:
+            row[0] = 1 + (FAILURES.index(exc.status) if exc.status in FAILURES else 0)
+            return row, None
+        x_val = np.clip(np.asarray(self.x.value).reshape(-1), 0.0, fs.x_max) if fs.n_x else np.zeros(0)
+        y_val = np.clip(np.asarray(self.y.value).reshape(-1), 0.0, 1.0) if fs.n_storage else np.zeros(0)
+        row[:4] = 0.0, float(self.problem.value) / OBJ_SCALE, report.solver_s, report.retries
+        row[4:] = np.concatenate([x_val, y_val])
+        integral = not branching or np.abs(y_val - np.round(y_val)).max(initial=0.0) <= INTEGRAL
+        return row, [read_solution(m) for m in self.models] if integral else None
+
+    def _mine(self, comm, header: np.ndarray, branching: bool) -> None | tuple[np.ndarray, list | None]:
+        n = self.fs.n_storage
+        mine = header[1 + comm.rank * (1 + 2 * n):][:1 + 2 * n]
+        row, sols = self._solve(mine[1:1 + n], mine[1 + n:], branching) if mine[0] else (np.full(self.width, np.nan),
+                                                                                          None)
+        rows = comm.gather_rows(row[None, :], np.arange(comm.size))
+        return rows, comm.gather_objects([sols], np.arange(comm.size))
+
+    def _header(self, comm, batch: list | None) -> np.ndarray:
+        n = self.fs.n_storage
+        header = np.zeros(1 + comm.size * (1 + 2 * n))
+        if batch is None:
+            return header                             # stop
+        header[0] = 1.0
+        for r, (_, _, lo, hi) in enumerate(batch):
+            header[1 + r * (1 + 2 * n):][:1 + 2 * n] = np.concatenate([[1.0], lo, hi])
+        return header
+
+    def solve_batch(self, comm, batch: list, branching: bool) -> list[tuple]:
+        """Rank 0: each node of `batch` on its own rank → (value, x, y, day solutions or None) in batch order."""
+        if len(batch) == 1 or comm.size == 1:       # one node (the root): here, workers or not
+            results = [self._solve(lo, hi, branching) for _, _, lo, hi in batch]
+            rows, sols = np.array([r for r, _ in results]), [s for _, s in results]
+        else:
+            header = self._header(comm, batch)
+            rows, sols = self._mine(comm, comm.bcast(header), branching)
+        out = []
+        for (_, _, lo, hi), row, day_sols in zip(batch, rows, sols):
+            if row[0] > 0:
+                raise SolverError(f"extensive form (sites fixed {_describe(lo, hi)})", FAILURES[int(row[0]) - 1])
+            self.solver_s += row[2]
+            self.retries += int(row[3])
+            out.append((row[1], row[4:4 + self.fs.n_x], row[4 + self.fs.n_x:], day_sols))
+        return out
+
+    def serve(self, comm, branching: bool) -> int:
+        """Forked workers: solve the node of each broadcast batch until rank 0 says stop."""
+        while True:
+            header = comm.bcast(np.empty(1 + comm.size * (1 + 2 * self.fs.n_storage)))
+            if header[0] == 0:
+                return 0
+            self._mine(comm, header, branching)
+
+    def stop(self, comm, branching: bool) -> None:
+        if branching and comm.size > 1:
+            comm.bcast(self._header(comm, None))
 
 
 def _describe(lo: np.ndarray, hi: np.ndarray) -> str:
