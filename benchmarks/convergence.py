@@ -11,11 +11,14 @@ command with the case's own settings. Prints one table (and writes it as CSV wit
                                      [--csv FILE]
 
 Times are wall seconds on this machine (Clarabel single-threaded); the EF and the in-process Benders rows run in
-one process, `--command` runs the whole command in one process (`--workers 1`), `--workers W` rows run it plain
-on W forked processes (parallel/workers.py, the default of a plain run on W cores), `--ranks R` rows under
-`mpiexec -n R`; these take the Benders figures from results.json. `algorithm s` is the EF's solve and Benders' iterations (`timings_s.loop_s`: masters and pricing, not
-the final plan's exact solve, AC check and baseline, which `cmd s` includes); it excludes building the instance
-(profiles, reduction), which both methods share.
+one process (with `--workers W` the EF also on W forked workers, its nodes after the root W at a time),
+`--command` runs the whole command in one process (`--workers 1`), `--workers W` rows run it plain on W forked
+processes (parallel/workers.py, the default of a plain run on W cores), `--ranks R` rows under `mpiexec -n R`;
+these take the Benders figures from results.json. Every ratio is to the EF on as many cores where it was measured
+(W workers for the W-worker and R-rank rows when W = R), else to the one-process EF. `algorithm s` is the EF's
+solve and Benders' iterations (`timings_s.loop_s`: masters and pricing, not the final plan's exact solve, AC check
+and baseline, which `cmd s` includes); it excludes building the instance (profiles, reduction), which both
+methods share.
 """
 from __future__ import annotations
 
@@ -36,6 +39,7 @@ from stochplan.decomposition.stabilisation import KINDS
 from stochplan.errors import SolverError
 from stochplan.formulations.extensive import solve_extensive
 from stochplan.instance import build_instance
+from stochplan.parallel.workers import WorkerComm
 
 
 def run_case(spec: str, args) -> list[dict]:
@@ -44,14 +48,16 @@ def run_case(spec: str, args) -> list[dict]:
     k = int(k) if k else None
     inst = build_instance(case, k=k)
     label = dict(case=case.name, K=len(inst.days))
-    rows, ef_s = [], None
-    if not args.no_ef:
+    rows, ef_s = [], {}                      # the EF's seconds on 1 process and on each W of --workers
+    for cores in ([] if args.no_ef else [1] + args.workers):
         t0 = time.perf_counter()
         try:
-            ef = solve_extensive(inst)
-            ef_s = time.perf_counter() - t0
-            rows.append({**label, "method": f"EF ({ef.timings['nodes']} nodes)", "iterations": None, "gap": 0.0,
-                         "objective": ef.upper_bound, "algorithm_s": ef_s, "master_s": None})
+            ef = solve_extensive(inst, comm=WorkerComm(cores) if cores > 1 else None)
+            ef_s[cores] = time.perf_counter() - t0
+            on = f", {cores} workers" if cores > 1 else ""
+            rows.append({**label, "method": f"EF ({ef.timings['nodes']} nodes{on})", "iterations": None,
+                         "gap": 0.0, "objective": ef.upper_bound, "algorithm_s": ef_s[cores], "master_s": None,
+                         "ratio_to_ef": ef_s[cores] / ef_s[1] if cores > 1 else None})
         except SolverError as exc:
             rows.append({**label, "method": "EF", "iterations": None, "gap": None, "objective": None,
                          "algorithm_s": time.perf_counter() - t0, "master_s": None, "note": str(exc)})
@@ -61,13 +67,15 @@ def run_case(spec: str, args) -> list[dict]:
         seconds = res.timings["loop_s"]      # the iterations, as in the command rows (not the final exact solve)
         rows.append({**label, "method": f"benders {kind}", "iterations": res.history[-1].iteration, "gap": res.gap,
                      "objective": res.exactness.get("total_eur"), "algorithm_s": seconds,
-                     "master_s": res.timings["master_s"], "ratio_to_ef": seconds / ef_s if ef_s else None,
+                     "master_s": res.timings["master_s"], "ratio_to_ef": seconds / ef_s[1] if 1 in ef_s else None,
                      "note": "" if res.converged else f"stopped: {res.stop_reason}"})
         print(_line(rows[-1]), flush=True)
     runs = [(1, 1)] if args.command else []
     runs += [(1, w) for w in args.workers] + [(r, None) for r in args.ranks]
     for ranks, workers in runs:
-        rows.append({**label, **command_row(path, k, ranks, workers, case.benders.stabilisation, ef_s)})
+        cores = ranks if ranks > 1 else workers       # against the EF on as many cores, where it was measured
+        rows.append({**label, **command_row(path, k, ranks, workers, case.benders.stabilisation,
+                                            ef_s.get(cores, ef_s.get(1)))})
         print(_line(rows[-1]), flush=True)
     return rows
 
