@@ -230,8 +230,7 @@ def _plan(args, comm, ctx: _Context) -> int:
     interrupts.check()                   # SimBench's loader swallows exceptions, a stop among them
     if comm.size == 1:                   # forked when Benders starts, or after the EF's root node
         from .parallel.workers import local_ranks
-        comm = local_ranks(args.workers, len(inst.days) if args.method == "benders"
-                           else 2 ** min(inst.first.n_storage, 10) if inst.first.siting == "binary" else 1)
+        comm = local_ranks(args.workers, _at_once(args.method, inst))
     if saved is not None:
         from .decomposition.benders import resume_state
         saved = resume_state(saved, inst, Path(args.resume) / checkpoint.NAME)
@@ -277,6 +276,14 @@ def _plan(args, comm, ctx: _Context) -> int:
                       file=sys.stderr)
                 return EXIT_CODES[res.stop_reason]
         return _finish_plan(inst, res, out, out_path, final)
+
+
+def _at_once(method: str, inst) -> int:
+    """How many solves a plan can run side by side: Benders' days, or the EF's branch-and-bound nodes (a
+    level of the tree holds at most 2^candidates; one node without binary siting)."""
+    if method == "benders":
+        return len(inst.days)
+    return 2 ** min(inst.first.n_storage, 10) if inst.first.siting == "binary" else 1
 
 
 def _finish_plan(inst, res, out: OutputDir, out_path: Path, final) -> int:
