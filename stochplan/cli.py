@@ -240,8 +240,9 @@ def _plan(args, comm, ctx: _Context) -> int:
             print(f"case '{case.name}' is valid: {inst.ref.n_bus} buses, {len(inst.days)} days × "
                   f"{case.time.steps_per_day} steps, {inst.first.n_x} first-stage variables; {comm.size} rank(s); "
                   f"output {out_path}")
-            print("initial assignment (re-balanced from measured times after the first priced plan): "
-                  + DayEvaluator(inst, comm).describe())
+            if args.method == "benders":
+                print("initial assignment (re-balanced from measured times after the first priced plan): "
+                      + DayEvaluator(inst, comm).describe())
         return 0
     if comm.rank == 0:
         ctx.out = OutputDir.claim(out_path)
