@@ -169,7 +169,7 @@ def test_a_failed_solve_on_one_rank_stops_the_job(case, serial_run, how, backend
 
 def test_a_worker_that_dies_stops_the_job_with_a_clear_error(case):
     """A forked worker killed in its 5th solve (the out-of-memory killer, say): rank 0 names it, exit 3, the
-    checkpoint of the last complete iteration stays, nothing else is written, no worker is left behind."""
+    checkpoint of the last complete iteration stays, nothing else is written."""
     out = case.parent / "killed"
     proc = stochplan(-1, 5, "--", "plan", case, "--out", out, "--workers", "2", script=HERE / "fail_on_rank.py")
     assert proc.returncode == 3, proc.stderr
