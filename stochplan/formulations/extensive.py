@@ -24,6 +24,7 @@ from ..parallel import SerialComm
 from ..parallel.pool import FAILURES
 from ..result import DAYS_PER_YEAR, PlanResult
 from ..solvers import solve_conic
+from ..solvers.conic import EF_FIRST
 from .operation import OBJ_SCALE, build_operation, read_solution
 from .options import PlanInputs
 
@@ -136,7 +137,7 @@ class _Nodes:
         self.y_lo.value, self.y_hi.value = lo, hi
         try:
             report = solve_conic(self.problem, "extensive form" + (f" (sites fixed {_describe(lo, hi)})"
-                                                                     if fs.n_storage else ""))
+                                                                     if fs.n_storage else ""), first=EF_FIRST)
         except SolverError as exc:
             row[0] = 1 + (FAILURES.index(exc.status) if exc.status in FAILURES else 0)
             return row, None
