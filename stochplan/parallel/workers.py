@@ -56,26 +56,24 @@ class WorkerComm:
         rank 0 decides, as with MPI ranks."""
         context = multiprocessing.get_context("fork")
         ends = [context.Pipe() for _ in range(1, self.size)]
-        self._workers = []
+        self._workers, self._links = [], [mine for mine, _ in ends]
         try:
             for rank in range(1, self.size):
                 worker = context.Process(target=self._serve_as, args=(rank, serve, ends), daemon=True,
                                          name=f"stochplan rank {rank}")
                 worker.start()
                 self._workers.append(worker)
-        finally:
-            for _, theirs in ends:
+            for _, theirs in ends:        # the workers' ends live in the workers only
                 theirs.close()
-            self._links = [mine for mine, _ in ends]
-        try:
             yield
-        except BaseException:             # rank 0 stops (an error, a signal): its workers' work is not needed;
-            for worker in self._workers:  # they write nothing, so nothing is left half-done
+        except BaseException:             # rank 0 stops (an error, a signal, a failed fork): its workers' work is
+            for worker in self._workers:  # not needed; they write nothing, so nothing is left half-done
                 worker.kill()
             raise
         finally:
-            for link in self._links:
-                link.close()
+            for mine, theirs in ends:     # (closing twice is harmless)
+                mine.close()
+                theirs.close()
             for worker in self._workers:
                 worker.join()
 
