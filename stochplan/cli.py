@@ -60,6 +60,15 @@ def _check_workers(args, comm) -> None:
         raise InputError("--workers", "forked workers need Linux; on this system run under mpiexec -n N")
 
 
+def _local_ranks(comm, workers: int | None, at_once: int):
+    """MPI's ranks under a launcher, else forked workers for up to `at_once` solves side by side
+    (parallel/workers.local_ranks)."""
+    if comm.size > 1:
+        return comm
+    from .parallel.workers import local_ranks
+    return local_ranks(workers, at_once)
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="stochplan", description="Storage and EV-charging planning on radial "
                                      "feeders: two-stage stochastic SOCP, Benders decomposition.")
@@ -228,9 +237,8 @@ def _plan(args, comm, ctx: _Context) -> int:
 
     inst = build_instance(case, k=args.k)
     interrupts.check()                   # SimBench's loader swallows exceptions, a stop among them
-    if comm.size == 1:                   # forked when Benders starts, or after the EF's root node
-        from .parallel.workers import local_ranks
-        comm = local_ranks(args.workers, _at_once(args.method, inst))
+    # forked workers are started when Benders starts, or after the EF's root node
+    comm = _local_ranks(comm, args.workers, _at_once(args.method, inst))
     if saved is not None:
         from .decomposition.benders import resume_state
         saved = resume_state(saved, inst, Path(args.resume) / checkpoint.NAME)
@@ -468,9 +476,7 @@ def _evaluate(args, comm, ctx: _Context) -> int:
     inst = build_instance(case, days=days_of_year(case, ref))
     plan = plan_vector(inst, doc)                     # the plan's buses against this case, before any solve
     interrupts.check()
-    if comm.size == 1:
-        from .parallel.workers import local_ranks
-        comm = local_ranks(args.workers, len(inst.days))     # forked when the days are solved
+    comm = _local_ranks(comm, args.workers, len(inst.days))     # forked when the days are solved
     out = _claim(ctx, args, case, "-evaluate") if comm.rank == 0 else None
     log.info("evaluating %s on %d days of the year on %d rank(s)", args.plan, len(inst.days), comm.size)
     x, y, in_sample = plan

@@ -148,22 +148,24 @@ class _Nodes:
         integral = not branching or np.abs(y_val - np.round(y_val)).max(initial=0.0) <= INTEGRAL
         return row, [read_solution(m) for m in self.models] if integral else None
 
-    def _mine(self, comm, header: np.ndarray, branching: bool) -> None | tuple[np.ndarray, list | None]:
+    def _mine(self, comm, header: np.ndarray, branching: bool) -> tuple[np.ndarray | None, list | None]:
+        """This rank's node of the broadcast batch solved, then both gathers → (rows, day solutions) on rank 0."""
         n = self.fs.n_storage
-        mine = header[1 + comm.rank * (1 + 2 * n):][:1 + 2 * n]
-        row, sols = self._solve(mine[1:1 + n], mine[1 + n:], branching) if mine[0] else (np.full(self.width, np.nan),
-                                                                                          None)
+        active, lo, hi = np.split(header[1:].reshape(comm.size, 1 + 2 * n)[comm.rank], [1, 1 + n])
+        row, sols = self._solve(lo, hi, branching) if active[0] else (np.full(self.width, np.nan), None)
         rows = comm.gather_rows(row[None, :], np.arange(comm.size))
         return rows, comm.gather_objects([sols], np.arange(comm.size))
 
     def _header(self, comm, batch: list | None) -> np.ndarray:
+        """[go, then per rank: active, lo…, hi…]; go = 0 (no batch) stops the workers."""
         n = self.fs.n_storage
         header = np.zeros(1 + comm.size * (1 + 2 * n))
         if batch is None:
-            return header                             # stop
+            return header
         header[0] = 1.0
+        per_rank = header[1:].reshape(comm.size, 1 + 2 * n)        # a view: rows written into `header`
         for r, (_, _, lo, hi) in enumerate(batch):
-            header[1 + r * (1 + 2 * n):][:1 + 2 * n] = np.concatenate([[1.0], lo, hi])
+            per_rank[r] = np.concatenate([[1.0], lo, hi])
         return header
 
     def solve_batch(self, comm, batch: list, branching: bool) -> list[tuple]:

@@ -7,6 +7,7 @@ import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
 
+import clarabel
 import cvxpy as cp
 import numpy as np
 import scipy.sparse as sp
@@ -88,8 +89,6 @@ class KeptSolver:
         """Solve `problem` (at its current parameter values) with the kept solver → (cvxpy's status, seconds
         inside Clarabel's solve: measured here, as an updated solver's own `solve_time` read up to ~20 % above
         the wall time of the whole call in a plan run)."""
-        import clarabel
-
         if self._solver is None:
             settings = clarabel.DefaultSettings()
             settings.verbose, settings.presolve_enable = False, False
