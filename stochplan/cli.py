@@ -264,9 +264,9 @@ def _plan(args, comm, ctx: _Context) -> int:
              len(inst.ref.station_bus), out_path)
     from .parallel.helper import helper_available
     from .workflows.final import FinalDay
-    # the baseline in a helper beside one process, or beside the EF (its root node is solved alone)
-    helper = helper_available() and (comm.size == 1 or args.method == "ef")
-    with FinalDay(inst, validate=not args.no_validate, helper=helper) as final:
+    # the baseline in a helper at the lowest priority: beside one process it has a core of its own; beside forked
+    # workers it runs on what they leave idle (the master's solves, the wait for the slowest rank)
+    with FinalDay(inst, validate=not args.no_validate, helper=helper_available()) as final:
         if args.method == "ef":
             from .formulations.extensive import solve_extensive
             res = solve_extensive(inst, comm=comm)

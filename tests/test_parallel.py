@@ -290,3 +290,14 @@ def test_a_helper_process_reports_its_failure_and_ends_when_the_work_beside_it_f
     with alongside(lambda: done.append("here"), helper=False):      # no helper: the task runs here, after
         assert not done
     assert done == ["here"]
+
+
+def test_background_side_work_runs_only_on_idle_cpu_time():
+    """A background helper (the baseline beside forked workers) takes no CPU time the ranks want: Linux's
+    SCHED_IDLE policy; a normal helper (half of the figures, on the critical path) keeps the parent's."""
+    import os
+
+    from stochplan.parallel.helper import Helper
+
+    assert Helper(lambda: os.sched_getscheduler(0), background=True).result() == os.SCHED_IDLE
+    assert Helper(lambda: os.sched_getscheduler(0)).result() == os.sched_getscheduler(0)

@@ -2,8 +2,9 @@
 (DayEvaluator's day task): the AC check of its dispatch and the same day operated as business as usual.
 Rank 0 then assembles both in day order. The extensive form runs the same two, one day after another.
 
-The baseline does not depend on the plan: a single process with a free core (parallel/helper.py) solves it in
-a helper process while the plan is being found, and the day task only checks the dispatch."""
+The baseline does not depend on the plan: where a helper can be forked (parallel/helper.py: no MPI launcher,
+more than one core) it is solved in a helper process while the plan is being found — beside forked workers on
+CPU time they leave idle (SCHED_IDLE) — and the day task only checks the dispatch."""
 from __future__ import annotations
 
 import pandas as pd
@@ -23,7 +24,7 @@ class FinalDay:
         self.inst = inst
         self.check = DayCheck(inst) if validate else None
         self.baseline = BaselineDays(inst)
-        self.beside = Helper(self._every_baseline_day) if helper else None
+        self.beside = Helper(self._every_baseline_day, background=True) if helper else None
 
     def __enter__(self) -> FinalDay:
         return self
