@@ -66,9 +66,16 @@ def test_binary_siting_bounds_and_lower_bound_monotone(small_case):
     assert res.history[-1].gap <= 1e-5 and res.upper_bound >= res.lower_bound - 1e-6 * abs(res.upper_bound)
 
 
-@pytest.mark.parametrize("stabilisation", ["level", "interior-level", "trust-region", "in-out", "none"])
-def test_benders_equals_the_exact_extensive_form_for_binary_siting(small_case, stabilisation):
-    """No free capacity (capacity_floor = 0, the default), two candidates, one site allowed."""
+@pytest.mark.parametrize("stabilisation, master", [("level", "sitings"), ("interior-level", "sitings"),
+                                                   ("trust-region", "sitings"), ("in-out", "sitings"),
+                                                   ("none", "sitings"), ("level", "milp"), ("interior-level", "milp")])
+def test_benders_equals_the_exact_extensive_form_for_binary_siting(small_case, stabilisation, master, monkeypatch):
+    """No free capacity (capacity_floor = 0, the default), two candidates, one site allowed; the master solved
+    siting by siting (few sitings, as here) and as the MILP larger cases get."""
+    from stochplan.formulations import master as master_module
+
+    if master == "milp":
+        monkeypatch.setattr(master_module, "ENUMERATE_SITINGS", 0)
     data, tmp_path = small_case
     inst = instance_of(data, tmp_path)
     assert inst.case.model.capacity_floor == 0.0
@@ -80,6 +87,45 @@ def test_benders_equals_the_exact_extensive_form_for_binary_siting(small_case, s
     assert bd.exactness["total_eur"] == pytest.approx(ef.upper_bound, rel=1e-4)
     assert abs(bd.exactness["upper_bound_difference"]) < 1e-6      # priced bound vs the exact model
     assert bd.y.tolist() == ef.y.tolist()
+
+
+def test_the_master_siting_by_siting_is_the_milp():
+    """formulations/master.py: with few sitings the master is one LP per siting; its optimum, siting and sizes
+    are the MILP's, on random convex cut models (four candidates, at most two sites, a budget that rules out the
+    largest sizes, or every two-site siting)."""
+    from dataclasses import replace
+
+    from stochplan.formulations import master as master_module
+    from stochplan.formulations.investment import FirstStage
+
+    rng = np.random.default_rng(5)
+    k, n_st = 4, 2
+    n_x = 2 * k + n_st
+    fs = FirstStage(storage_buses=(3, 5, 7, 9), station_buses=(4, 6), x_max=np.array([4.0] * k + [1.0] * k + [0.5] * 2),
+                    cost_x=rng.uniform(5e3, 2e4, n_x), cost_y=rng.uniform(1e3, 5e3, k),
+                    capex_x=rng.uniform(5e4, 2e5, n_x), capex_y=np.full(k, 3e4), budget_eur=9e5, max_sites=2,
+                    min_duration_h=1.0, max_duration_h=4.0, siting="binary", fixed_y=np.zeros(k))
+    assert len(master_module.sitings(fs)) == 1 + 4 + 6
+    weights = np.array([0.5, 0.3, 0.2])
+    costly_sites = replace(fs, capex_y=np.full(k, 5e5))       # two sites over the budget: those LPs infeasible
+    for trial in range(6):
+        first = fs if trial % 2 else costly_sites
+        by_siting, milp = master_module.Master(first, weights), master_module.Master(first, weights)
+        milp.sitings = None
+        centres = rng.uniform(0, 1, (3, n_x)) * fs.x_max
+        curvature = rng.uniform(20, 200, (3, n_x))
+        for _ in range(12):                        # cuts of Q_s(x) = Σ_i c_si (x_i − m_si)²  [EUR/day]
+            x_hat = rng.uniform(0, 1, n_x) * fs.x_max
+            values = (curvature * (x_hat - centres) ** 2).sum(axis=1)
+            gradients = 2 * curvature * (x_hat - centres)
+            for m in (by_siting, milp):
+                m.add_cuts(x_hat, values, gradients)
+        (lb_s, x_s, y_s), (lb_m, x_m, y_m) = by_siting.solve(), milp.solve()
+        assert lb_s == pytest.approx(lb_m, rel=1e-9)
+        assert np.round(y_s).tolist() == np.round(y_m).tolist() and 0 < np.round(y_s).sum() <= first.max_sites
+        if first is costly_sites:
+            assert np.round(y_s).sum() == 1
+        np.testing.assert_allclose(x_s, x_m, atol=1e-6)
 
 
 def test_the_exact_extensive_form_on_forked_workers_is_the_one_process_optimum(small_case):

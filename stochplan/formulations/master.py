@@ -9,6 +9,10 @@ Columns [x, y, θ]. The rows are kept as arrays and every solve hands the whole 
 solve (SimBench MV at 840 cuts: 0.40 s a master solve, 0.28 s here, HiGHS itself 0.27 s), and importing it
 took 0.6 s in every process (interop/mpisppy.py, which writes Pyomo models for mpi-sppy, still does).
 
+With few possible sitings (at most ENUMERATE_SITINGS vectors y with at most `max_sites` ones) the master is
+solved as one LP per siting instead, each on the same HiGHS started from the previous siting's basis: its
+optimum is the least of them (`_enumerate`).
+
 The stabilised steps of decomposition/stabilisation.py solve the same model with the siting fixed:
 - `project`: min ‖(x − x_c)/x̄‖² s.t. cᵀx + c_yᵀy + 365 Σ π θ ≤ L and the cuts (a QP; level bundle);
 - `interior`: a point of that level set from HiGHS's interior-point method without crossover, which lands
@@ -17,7 +21,9 @@ The stabilised steps of decomposition/stabilisation.py solve the same model with
 """
 from __future__ import annotations
 
+import itertools
 import logging
+import math
 import os
 import sys
 
@@ -39,6 +45,11 @@ MILP_OPTIONS = {"mip_rel_gap": 1e-9, "mip_abs_gap": 1e-6, "threads": 1}   # exac
 PROJECTION_OPTIONS = {"threads": 1, "qp_iteration_limit": 20000}
 INTERIOR_OPTIONS = {"solver": "ipm", "run_crossover": "off", "threads": 1}
 INF = highspy.kHighsInf
+# Up to this many sitings the master's MILP is solved as one LP per siting (y fixed, each LP started from the last
+# one's basis): SimBench MV, 26 sitings at 888 cuts, 0.08 against the MILP's 0.27 s (15 nodes, 2 859 simplex
+# iterations: its LP relaxation is 3.5 % under); the default case, 7 sitings at 150 cuts, 0.005 against 0.016 s.
+ENUMERATE_SITINGS = 64
+LP_OPTIONS = {"threads": 1}
 
 
 class Master:
@@ -59,6 +70,7 @@ class Master:
         if fs.siting == "fixed":
             self.lower[n_x:n_x + k] = self.upper[n_x:n_x + k] = fs.fixed_y
         self.scale = np.where(fs.x_max > 0, fs.x_max, 1.0)
+        self.sitings = sitings(fs) if fs.siting == "binary" else None
 
     @property
     def n_cuts(self) -> int:
@@ -86,7 +98,10 @@ class Master:
         """→ (lower bound [EUR/year], x̂, ŷ)."""
         # With a 1e-9 MIP gap the incumbent is the master optimum; it is the Benders lower bound.
         integer = self.integer and self.fs.siting == "binary"
-        value, solution = self._run(MILP_OPTIONS, "master problem", integer=integer)
+        if integer and self.sitings is not None:
+            value, solution = self._enumerate()
+        else:
+            value, solution = self._run(MILP_OPTIONS, "master problem", integer=integer)
         return (value, *self._values(solution))
 
     def project(self, center: np.ndarray, level: float, y: np.ndarray) -> np.ndarray:
@@ -141,20 +156,7 @@ class Master:
             lower[self.y_at:self.theta_at] = upper[self.y_at:self.theta_at] = np.clip(sites, 0.0, 1.0)
         if x_bounds is not None:
             lower[:n_x], upper[:n_x] = x_bounds
-        a, b = self._stacked_rows()
-        blocks, bounds = [a], [b]
-        if level is not None:
-            blocks.append(sp.csr_matrix(self.cost[None, :]))
-            bounds.append(np.array([level]))
-        matrix = sp.vstack(blocks).tocsc()
-        lp = highspy.HighsLp()
-        lp.num_col_, lp.num_row_ = self.n_col, matrix.shape[0]
-        lp.col_cost_ = self.cost if cost is None else cost
-        lp.col_lower_, lp.col_upper_ = lower, upper
-        lp.row_lower_, lp.row_upper_ = np.full(matrix.shape[0], -INF), np.concatenate(bounds)
-        lp.a_matrix_.format_ = highspy.MatrixFormat.kColwise
-        lp.a_matrix_.num_col_, lp.a_matrix_.num_row_ = self.n_col, matrix.shape[0]
-        lp.a_matrix_.start_, lp.a_matrix_.index_, lp.a_matrix_.value_ = matrix.indptr, matrix.indices, matrix.data
+        lp = self._lp(self.cost if cost is None else cost, lower, upper, level)
         if integer:
             kind = np.full(self.n_col, highspy.HighsVarType.kContinuous)
             kind[self.y_at:self.theta_at] = highspy.HighsVarType.kInteger
@@ -173,6 +175,56 @@ class Master:
             raise SolverError(what, highs.modelStatusToString(status))
         return highs.getInfo().objective_function_value, np.asarray(highs.getSolution().col_value)
 
+    def _enumerate(self) -> tuple[float, np.ndarray]:
+        """The MILP's optimum as the least of one LP per siting (`self.sitings`, in their order; a tie keeps the
+        first) → (objective value, column values). A siting whose LP is infeasible (over the budget) is skipped;
+        any other status, or no feasible siting, raises SolverError. The LPs run one after another on the same
+        HiGHS, each from the last one's basis: the same rows in the same order give the same answer, so a
+        resumed run's masters are the uninterrupted run's."""
+        y = np.arange(self.y_at, self.theta_at, dtype=np.int32)
+        highs = _highs()
+        for key, value in LP_OPTIONS.items():
+            highs.setOptionValue(key, value)
+        highs.passModel(self._lp(self.cost, self.lower, self.upper))
+        best_value, best = np.inf, None
+        for sites in self.sitings:
+            highs.changeColsBounds(len(y), y, sites, sites)
+            highs.run()
+            status = highs.getModelStatus()
+            if status == highspy.HighsModelStatus.kInfeasible:
+                continue
+            if status != highspy.HighsModelStatus.kOptimal:
+                raise SolverError(f"master problem (storage sited at buses {self._buses(sites)})",
+                                  highs.modelStatusToString(status))
+            value = highs.getInfo().objective_function_value
+            if value < best_value:
+                best_value, best = value, np.asarray(highs.getSolution().col_value)
+        if best is None:
+            raise SolverError("master problem", "infeasible", "no siting satisfies the first stage's rows")
+        return best_value, best
+
+    def _buses(self, sites: np.ndarray) -> str:
+        return ", ".join(str(self.fs.storage_buses[i]) for i in np.flatnonzero(sites > 0.5)) or "none"
+
+    def _lp(self, cost: np.ndarray, lower: np.ndarray, upper: np.ndarray, level: float | None = None
+            ) -> highspy.HighsLp:
+        """The master's rows and these columns as a HiGHS model; `level`: the row cᵀx + c_yᵀy + 365 Σ π θ ≤ level."""
+        a, b = self._stacked_rows()
+        blocks, bounds = [a], [b]
+        if level is not None:
+            blocks.append(sp.csr_matrix(self.cost[None, :]))
+            bounds.append(np.array([level]))
+        matrix = sp.vstack(blocks).tocsc()
+        lp = highspy.HighsLp()
+        lp.num_col_, lp.num_row_ = self.n_col, matrix.shape[0]
+        lp.col_cost_ = cost
+        lp.col_lower_, lp.col_upper_ = lower, upper
+        lp.row_lower_, lp.row_upper_ = np.full(matrix.shape[0], -INF), np.concatenate(bounds)
+        lp.a_matrix_.format_ = highspy.MatrixFormat.kColwise
+        lp.a_matrix_.num_col_, lp.a_matrix_.num_row_ = self.n_col, matrix.shape[0]
+        lp.a_matrix_.start_, lp.a_matrix_.index_, lp.a_matrix_.value_ = matrix.indptr, matrix.indices, matrix.data
+        return lp
+
     def _stacked_rows(self) -> tuple[sp.csr_matrix, np.ndarray]:
         """The first stage's rows and every cut as one matrix and its upper bounds, built once per set of cuts
         (the master solve and the stabilised step of an iteration share it)."""
@@ -190,6 +242,18 @@ class Master:
     def _values(self, solution: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         x = np.clip(solution[:self.fs.n_x], 0.0, self.fs.x_max)
         return x, np.array(solution[self.y_at:self.theta_at])
+
+
+def sitings(fs: FirstStage) -> np.ndarray | None:
+    """(n, K) every siting with at most `fs.max_sites` sites, fewest sites first, or None when there are more
+    than ENUMERATE_SITINGS (the master is then a MILP)."""
+    k = fs.n_storage
+    most = min(fs.max_sites, k)
+    if sum(math.comb(k, j) for j in range(most + 1)) > ENUMERATE_SITINGS:
+        return None
+    rows = [np.isin(np.arange(k), chosen).astype(float)
+            for j in range(most + 1) for chosen in itertools.combinations(range(k), j)]
+    return np.array(rows).reshape(-1, k)
 
 
 _banner_shown = False
