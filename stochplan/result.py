@@ -59,6 +59,7 @@ class PlanResult:
     timings: dict[str, float] = field(default_factory=dict)
     exactness: dict = field(default_factory=dict)   # the exact model at the final plan (benders.exactness)
     day_results: list | None = None   # per day, what Benders' day_task made where the day was solved
+    siting_bounds: list[dict] | None = None   # Benders: each siting's least possible cost (benders.siting_bounds)
 
 
 def strict(value, nonfinite=None):

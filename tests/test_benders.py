@@ -89,6 +89,32 @@ def test_benders_equals_the_exact_extensive_form_for_binary_siting(small_case, s
     assert bd.y.tolist() == ef.y.tolist()
 
 
+def test_siting_bounds_lie_below_each_sitings_exact_optimum(small_case):
+    """results.json → benders.siting_bounds: for every siting the least cost the run's cuts allow. Each must lie
+    below that siting's exact optimum (the EF with the sites fixed), and the plan's siting is the one chosen."""
+    from copy import deepcopy
+
+    data, tmp_path = small_case
+    res = solve_benders(instance_of(data, tmp_path), tol=1e-5, max_iter=200)
+    rows = res.siting_bounds
+    assert [r["storage_buses"] for r in rows if r["chosen"]] == [[[2, 3][int(np.argmax(res.y))]]]
+    assert sorted(len(r["storage_buses"]) for r in rows) == [0, 1, 1]          # none, bus 2, bus 3 (one site)
+    assert rows[0]["lower_bound"] == pytest.approx(res.lower_bound, rel=1e-9)
+    assert [r["lower_bound"] for r in rows] == sorted(r["lower_bound"] for r in rows)
+    for row in rows:
+        if not row["storage_buses"]:
+            continue
+        fixed = deepcopy(data)
+        fixed["storage"].update(siting="fixed", fixed_sites=row["storage_buses"])
+        exact = solve_extensive(instance_of(fixed, tmp_path)).upper_bound
+        assert row["lower_bound"] <= exact * (1 + 1e-7)
+        assert row["over_plan"] == pytest.approx((row["lower_bound"] - res.upper_bound) / res.upper_bound)
+        if row["chosen"]:
+            assert exact == pytest.approx(res.upper_bound, rel=1e-4)
+        else:
+            assert row["lower_bound"] >= res.upper_bound * (1 - 1e-5)      # proven no better, within the tol
+
+
 def test_the_master_siting_by_siting_is_the_milp():
     """formulations/master.py: with few sitings the master is one LP per siting; its optimum, siting and sizes
     are the MILP's, on random convex cut models (four candidates, at most two sites, a budget that rules out the

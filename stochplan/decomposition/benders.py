@@ -323,6 +323,7 @@ def _solve_benders(inst, tol, max_iter, time_limit_s, multicut, lp_phase, stabil
     converged = reason == "gap"
     log.info("Benders %s after %d iterations: gap %.2e (%s); rank busy time max/mean %.2f",
              "converged" if converged else "stopped", s.iteration, gap, reason, load_balance(evaluator))
+    sitings = siting_bounds(run, reason) if solutions else None
     exact = exactness(inst, s, solutions)
     if solutions:
         log.info("exact evaluation of the plan: %.2f EUR/year (%+.1e relative to the priced upper bound; largest "
@@ -331,7 +332,7 @@ def _solve_benders(inst, tol, max_iter, time_limit_s, multicut, lp_phase, stabil
     return PlanResult(method="benders", x=s.best_x, y=s.best_y, investment_eur=inst.first.annual_cost(s.best_x, s.best_y),
                       solutions=solutions, lower_bound=s.lb, upper_bound=s.best_ub, gap=gap, converged=converged,
                       stop_reason=reason, history=s.history, exactness=exact,
-                      day_results=evaluator.task_results if solutions else None,
+                      day_results=evaluator.task_results if solutions else None, siting_bounds=sitings,
                       timings={"total_s": time.perf_counter() - run.start, "loop_s": loop_end - run.start,
                                "final_s": final_s, "build_s": evaluator.build_s,
                                "master_s": s.master_s, "subproblems_s": s.sub_s,
@@ -339,6 +340,34 @@ def _solve_benders(inst, tol, max_iter, time_limit_s, multicut, lp_phase, stabil
                                "ranks": comm.size, "ranks_backend": comm.backend,
                                "solver_retries": int(np.sum(evaluator.rank_retries)),
                                "load_balance_max_over_mean": load_balance(evaluator)})
+
+
+def siting_bounds(run: _Run, reason: str) -> list[dict] | None:
+    """Every feasible siting's least possible cost under the run's cuts, lowest first: no plan with exactly those
+    sites costs less [EUR/year] (`lower_bound`; `over_plan`: relative to the plan's priced cost). From the last
+    master solve, one LP per siting (Master.siting_bounds), or one more solve where the loop ended without one (a
+    converged checkpoint resumed); None where the master is a MILP (more sitings than ENUMERATE_SITINGS) or
+    the loop stopped in the LP phase."""
+    master, s = run.master, run.state
+    if master.sitings is None or s.phase != "milp":
+        return None
+    if master.siting_bounds is None:
+        master.set_integrality(True)
+        master.solve()
+    buses = np.asarray(run.fs.storage_buses)
+    chosen = np.round(s.best_y).astype(bool)
+    rows = [{"storage_buses": buses[sites > 0.5].tolist(), "lower_bound": float(bound),
+             "over_plan": float((bound - s.best_ub) / abs(s.best_ub)),
+             "chosen": bool(np.array_equal(sites > 0.5, chosen))}
+            for sites, bound in zip(master.sitings, master.siting_bounds) if np.isfinite(bound)]
+    rows.sort(key=lambda row: row["lower_bound"])
+    others = [row for row in rows if not row["chosen"]]
+    if others:
+        log.info("no other siting can do better than %.2f EUR/year (%+.2e of the plan; storage at bus(es) %s)%s",
+                 others[0]["lower_bound"], others[0]["over_plan"],
+                 ", ".join(map(str, others[0]["storage_buses"])) or "none",
+                 "" if reason == "gap" else ", a bound of a stopped run")
+    return rows
 
 
 def exactness(inst: Instance, s: LoopState, solutions: list) -> dict:

@@ -71,6 +71,7 @@ class Master:
             self.lower[n_x:n_x + k] = self.upper[n_x:n_x + k] = fs.fixed_y
         self.scale = np.where(fs.x_max > 0, fs.x_max, 1.0)
         self.sitings = sitings(fs) if fs.siting == "binary" else None
+        self.siting_bounds: np.ndarray | None = None    # the last master solve's optimum per siting (inf: infeasible)
 
     @property
     def n_cuts(self) -> int:
@@ -98,8 +99,9 @@ class Master:
         """→ (lower bound [EUR/year], x̂, ŷ)."""
         # With a 1e-9 MIP gap the incumbent is the master optimum; it is the Benders lower bound.
         integer = self.integer and self.fs.siting == "binary"
+        self.siting_bounds = None
         if integer and self.sitings is not None:
-            value, solution = self._enumerate()
+            value, solution, self.siting_bounds = self._enumerate()
         else:
             value, solution = self._run(MILP_OPTIONS, "master problem", integer=integer)
         return (value, *self._values(solution))
@@ -175,9 +177,11 @@ class Master:
             raise SolverError(what, highs.modelStatusToString(status))
         return highs.getInfo().objective_function_value, np.asarray(highs.getSolution().col_value)
 
-    def _enumerate(self) -> tuple[float, np.ndarray]:
+    def _enumerate(self) -> tuple[float, np.ndarray, np.ndarray]:
         """The MILP's optimum as the least of one LP per siting (`self.sitings`, in their order; a tie keeps the
-        first) → (objective value, column values). A siting whose LP is infeasible (over the budget) is skipped;
+        first) → (objective value, column values, every siting's optimum). Each siting's optimum bounds the cost of
+        every plan with those sites from below, as the master's optimum bounds all plans. A siting whose LP is
+        infeasible (over the budget) has +inf;
         any other status, or no feasible siting, raises SolverError. The LPs run one after another on the same
         HiGHS, each from the last one's basis: the same rows in the same order give the same answer, so a
         resumed run's masters are the uninterrupted run's."""
@@ -187,7 +191,8 @@ class Master:
             highs.setOptionValue(key, value)
         highs.passModel(self._lp(self.cost, self.lower, self.upper))
         best_value, best = np.inf, None
-        for sites in self.sitings:
+        values = np.full(len(self.sitings), np.inf)
+        for i, sites in enumerate(self.sitings):
             highs.changeColsBounds(len(y), y, sites, sites)
             highs.run()
             status = highs.getModelStatus()
@@ -196,12 +201,12 @@ class Master:
             if status != highspy.HighsModelStatus.kOptimal:
                 raise SolverError(f"master problem (storage sited at buses {self._buses(sites)})",
                                   highs.modelStatusToString(status))
-            value = highs.getInfo().objective_function_value
+            values[i] = value = highs.getInfo().objective_function_value
             if value < best_value:
                 best_value, best = value, np.asarray(highs.getSolution().col_value)
         if best is None:
             raise SolverError("master problem", "infeasible", "no siting satisfies the first stage's rows")
-        return best_value, best
+        return best_value, best, values
 
     def _buses(self, sites: np.ndarray) -> str:
         return ", ".join(str(self.fs.storage_buses[i]) for i in np.flatnonzero(sites > 0.5)) or "none"

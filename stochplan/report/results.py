@@ -56,6 +56,8 @@ def summarise(inst: Instance, res: PlanResult, retries: int = 0) -> dict:
               "converged": res.converged, "stop_reason": res.stop_reason}
     if res.method == "benders":
         doc["benders"] = {"iterations": res.history[-1].iteration if res.history else 0, **bounds}
+        if res.siting_bounds is not None:
+            doc["benders"]["siting_bounds"] = res.siting_bounds
         # the model as stated at the final plan: its exact cost against the bounds the loop priced (README, The model)
         doc["exactness"] = res.exactness
     else:
