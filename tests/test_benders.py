@@ -123,6 +123,7 @@ def test_the_master_siting_by_siting_is_the_milp():
 
     from stochplan.formulations import master as master_module
     from stochplan.formulations.investment import FirstStage
+    from stochplan.result import DAYS_PER_YEAR
 
     rng = np.random.default_rng(5)
     k, n_st = 4, 2
@@ -132,6 +133,12 @@ def test_the_master_siting_by_siting_is_the_milp():
                     capex_x=rng.uniform(5e4, 2e5, n_x), capex_y=np.full(k, 3e4), budget_eur=9e5, max_sites=2,
                     min_duration_h=1.0, max_duration_h=4.0, siting="binary", fixed_y=np.zeros(k))
     assert len(master_module.sitings(fs)) == 1 + 4 + 6
+    no_storage = replace(fs, storage_buses=(), x_max=fs.x_max[2 * k:], cost_x=fs.cost_x[2 * k:], cost_y=np.zeros(0),
+                         capex_x=fs.capex_x[2 * k:], capex_y=np.zeros(0), fixed_y=np.zeros(0))
+    assert master_module.sitings(no_storage) is None             # nothing to site (cigre_mv): the master is an LP
+    bare = master_module.Master(no_storage, np.ones(1))
+    bare.add_cuts(np.zeros(n_st), np.array([100.0]), np.array([[-1e5, -1e5]]))
+    assert bare.solve()[0] == pytest.approx(fs.cost_x[2 * k:] @ fs.x_max[2 * k:] + DAYS_PER_YEAR * (100.0 - 1e5 * 1.0))
     weights = np.array([0.5, 0.3, 0.2])
     costly_sites = replace(fs, capex_y=np.full(k, 5e5))       # two sites over the budget: those LPs infeasible
     for trial in range(6):

@@ -251,14 +251,14 @@ class Master:
 
 def sitings(fs: FirstStage) -> np.ndarray | None:
     """(n, K) every siting with at most `fs.max_sites` sites, fewest sites first, or None when there are more
-    than ENUMERATE_SITINGS (the master is then a MILP)."""
+    than ENUMERATE_SITINGS (the master is then a MILP) or no candidates."""
     k = fs.n_storage
     most = min(fs.max_sites, k)
-    if sum(math.comb(k, j) for j in range(most + 1)) > ENUMERATE_SITINGS:
+    if k == 0 or sum(math.comb(k, j) for j in range(most + 1)) > ENUMERATE_SITINGS:   # k = 0: nothing to site
         return None
     rows = [np.isin(np.arange(k), chosen).astype(float)
             for j in range(most + 1) for chosen in itertools.combinations(range(k), j)]
-    return np.array(rows).reshape(-1, k)
+    return np.array(rows)
 
 
 _banner_shown = False
