@@ -82,6 +82,13 @@ def test_plan_writes_the_contract(tmp_path, capsys):
                  "storage_energy.png", "ev_stations.png"):
         assert (out / name).stat().st_size > 0, name
     assert not [p for p in tmp_path.iterdir() if p.name.startswith(".out.")]   # no temp dirs left behind
+    # one candidate: two sitings, the plan's and none; the other one's bound is in the summary too
+    bounds = doc["benders"]["siting_bounds"]
+    assert sorted(row["storage_buses"] for row in bounds) == [[], [2]] and sum(row["chosen"] for row in bounds) == 1
+    other = next(row for row in bounds if not row["chosen"])
+    assert other["lower_bound"] >= doc["benders"]["upper_bound"] * (1 - 1e-5)
+    summary = (out / "summary.md").read_text()
+    assert "## Other storage sitings" in summary and f"{other['lower_bound']:,.0f}" in summary
 
 
 def test_extensive_form_from_the_cli(tmp_path):

@@ -181,10 +181,9 @@ class Master:
         """The MILP's optimum as the least of one LP per siting (`self.sitings`, in their order; a tie keeps the
         first) → (objective value, column values, every siting's optimum). Each siting's optimum bounds the cost of
         every plan with those sites from below, as the master's optimum bounds all plans. A siting whose LP is
-        infeasible (over the budget) has +inf;
-        any other status, or no feasible siting, raises SolverError. The LPs run one after another on the same
-        HiGHS, each from the last one's basis: the same rows in the same order give the same answer, so a
-        resumed run's masters are the uninterrupted run's."""
+        infeasible (over the budget) has +inf; any other status, or no feasible siting, raises SolverError. The LPs
+        run one after another on the same HiGHS, each from the last one's basis: the same rows in the same order
+        give the same answer, so a resumed run's masters are the uninterrupted run's."""
         y = np.arange(self.y_at, self.theta_at, dtype=np.int32)
         highs = _highs()
         for key, value in LP_OPTIONS.items():

@@ -13,6 +13,7 @@ def summary_markdown(case_name: str, doc: dict, econ: dict) -> str:
              "## Built", ""]
     lines += [f"- storage at bus {s['bus']}: {s['energy_mwh']:.3f} MWh, {s['power_mw']:.3f} MW" for s in doc["storage"]]
     lines += [f"- chargers at bus {c['bus']}: {c['capacity_mw']:.3f} MW" for c in doc["chargers"]]
+    lines += _other_sitings(doc)
     lines += ["", f"## Against the baseline ({econ['baseline_definition']})", "",
               "| EUR/year | value |", "| --- | ---: |"]
     lines += [f"| plan investment: {k.replace('_', ' ')} | {v:,.0f} |" for k, v in econ["investment"].items()]
@@ -41,6 +42,22 @@ def summary_markdown(case_name: str, doc: dict, econ: dict) -> str:
                       f"{'–' if dv is None else f'{dv:.2e} pu'}, {m['ac_violations']} limit violations, "
                       f"{m['ac_nonconverged_steps']} steps not converged."]
     return "\n".join(lines) + "\n"
+
+
+def _other_sitings(doc: dict, shown: int = 5) -> list[str]:
+    """The best-bounded other storage sitings (results.json → benders.siting_bounds), as a table."""
+    others = [row for row in doc.get("benders", {}).get("siting_bounds", []) if not row["chosen"]]
+    if not others:
+        return []
+    lines = ["", "## Other storage sitings", "",
+             "No plan with these storage sites costs less than the bound shown (from Benders' cuts); a bound within "
+             "the run's tolerance of the plan's cost does not prove the siting worse.", "",
+             "| storage at buses | costs at least [EUR/year] | against the plan |", "| --- | ---: | ---: |"]
+    lines += [f"| {', '.join(map(str, row['storage_buses'])) or 'none'} | {row['lower_bound']:,.0f} | "
+              f"{100 * row['over_plan']:+.3f} % |" for row in others[:shown]]
+    if len(others) > shown:
+        lines += [f"| {len(others) - shown} more (results.json) | | |"]
+    return lines
 
 
 def _pct(value) -> str:
