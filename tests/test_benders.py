@@ -115,6 +115,28 @@ def test_siting_bounds_lie_below_each_sitings_exact_optimum(small_case):
             assert row["lower_bound"] >= res.upper_bound * (1 - 1e-5)      # proven no better, within the tol
 
 
+def _random_master_data(seed: int = 5, costly_sites: bool = False, rng=None):
+    """A first stage of four storage candidates (at most two sites) and two stations, its day weights, and 12
+    exact cuts (x̂, Q(x̂), ∇Q(x̂)) of three random convex days Q_s(x) = Σ_i c_si (x_i − m_si)² [EUR/day]."""
+    from stochplan.formulations.investment import FirstStage
+
+    rng = rng or np.random.default_rng(seed)
+    k, n_st = 4, 2
+    n_x = 2 * k + n_st
+    fs = FirstStage(storage_buses=(3, 5, 7, 9), station_buses=(4, 6), x_max=np.array([4.0] * k + [1.0] * k + [0.5] * 2),
+                    cost_x=rng.uniform(5e3, 2e4, n_x), cost_y=rng.uniform(1e3, 5e3, k),
+                    capex_x=rng.uniform(5e4, 2e5, n_x), capex_y=np.full(k, 5e5 if costly_sites else 3e4),
+                    budget_eur=9e5, max_sites=2, min_duration_h=1.0, max_duration_h=4.0, siting="binary",
+                    fixed_y=np.zeros(k))
+    centres = rng.uniform(0, 1, (3, n_x)) * fs.x_max
+    curvature = rng.uniform(20, 200, (3, n_x))
+    cuts = []
+    for _ in range(12):
+        x_hat = rng.uniform(0, 1, n_x) * fs.x_max
+        cuts.append((x_hat, (curvature * (x_hat - centres) ** 2).sum(axis=1), 2 * curvature * (x_hat - centres)))
+    return fs, np.array([0.5, 0.3, 0.2]), cuts
+
+
 def test_the_master_siting_by_siting_is_the_milp():
     """formulations/master.py: with few sitings the master is one LP per siting; its optimum, siting and sizes
     are the MILP's, on random convex cut models (four candidates, at most two sites, a budget that rules out the
@@ -122,43 +144,75 @@ def test_the_master_siting_by_siting_is_the_milp():
     from dataclasses import replace
 
     from stochplan.formulations import master as master_module
-    from stochplan.formulations.investment import FirstStage
     from stochplan.result import DAYS_PER_YEAR
 
     rng = np.random.default_rng(5)
-    k, n_st = 4, 2
-    n_x = 2 * k + n_st
-    fs = FirstStage(storage_buses=(3, 5, 7, 9), station_buses=(4, 6), x_max=np.array([4.0] * k + [1.0] * k + [0.5] * 2),
-                    cost_x=rng.uniform(5e3, 2e4, n_x), cost_y=rng.uniform(1e3, 5e3, k),
-                    capex_x=rng.uniform(5e4, 2e5, n_x), capex_y=np.full(k, 3e4), budget_eur=9e5, max_sites=2,
-                    min_duration_h=1.0, max_duration_h=4.0, siting="binary", fixed_y=np.zeros(k))
+    fs, _, _ = _random_master_data(rng=rng)
+    k = fs.n_storage
     assert len(master_module.sitings(fs)) == 1 + 4 + 6
     no_storage = replace(fs, storage_buses=(), x_max=fs.x_max[2 * k:], cost_x=fs.cost_x[2 * k:], cost_y=np.zeros(0),
                          capex_x=fs.capex_x[2 * k:], capex_y=np.zeros(0), fixed_y=np.zeros(0))
     assert master_module.sitings(no_storage) is None             # nothing to site (cigre_mv): the master is an LP
     bare = master_module.Master(no_storage, np.ones(1))
-    bare.add_cuts(np.zeros(n_st), np.array([100.0]), np.array([[-1e5, -1e5]]))
+    bare.add_cuts(np.zeros(2), np.array([100.0]), np.array([[-1e5, -1e5]]))
     assert bare.solve()[0] == pytest.approx(fs.cost_x[2 * k:] @ fs.x_max[2 * k:] + DAYS_PER_YEAR * (100.0 - 1e5 * 1.0))
-    weights = np.array([0.5, 0.3, 0.2])
-    costly_sites = replace(fs, capex_y=np.full(k, 5e5))       # two sites over the budget: those LPs infeasible
     for trial in range(6):
-        first = fs if trial % 2 else costly_sites
+        costly = trial % 2 == 0                     # two sites over the budget: those LPs infeasible
+        first, weights, cuts = _random_master_data(rng=rng, costly_sites=costly)
         by_siting, milp = master_module.Master(first, weights), master_module.Master(first, weights)
         milp.sitings = None
-        centres = rng.uniform(0, 1, (3, n_x)) * fs.x_max
-        curvature = rng.uniform(20, 200, (3, n_x))
-        for _ in range(12):                        # cuts of Q_s(x) = Σ_i c_si (x_i − m_si)²  [EUR/day]
-            x_hat = rng.uniform(0, 1, n_x) * fs.x_max
-            values = (curvature * (x_hat - centres) ** 2).sum(axis=1)
-            gradients = 2 * curvature * (x_hat - centres)
-            for m in (by_siting, milp):
-                m.add_cuts(x_hat, values, gradients)
+        for m in (by_siting, milp):
+            for cut in cuts:
+                m.add_cuts(*cut)
         (lb_s, x_s, y_s), (lb_m, x_m, y_m) = by_siting.solve(), milp.solve()
         assert lb_s == pytest.approx(lb_m, rel=1e-9)
         assert np.round(y_s).tolist() == np.round(y_m).tolist() and 0 < np.round(y_s).sum() <= first.max_sites
-        if first is costly_sites:
+        if costly:
             assert np.round(y_s).sum() == 1
         np.testing.assert_allclose(x_s, x_m, atol=1e-6)
+
+
+def test_a_siting_lp_that_ends_unknown_is_solved_afresh(monkeypatch, caplog):
+    """HiGHS's simplex once ended 'Unknown' on a hot-started siting LP (SimBench MV); that siting is solved again
+    on a fresh HiGHS and the master's answer is the MILP's."""
+    import highspy
+
+    from stochplan.formulations import master as master_module
+
+    fs, weights, cuts = _random_master_data()
+    made = []
+
+    class Flaky:                           # the enumeration's HiGHS, whose 3rd LP ends 'Unknown'
+        def __init__(self, highs):
+            self.highs, self.runs = highs, 0
+
+        def run(self):
+            self.runs += 1
+            return self.highs.run()
+
+        def getModelStatus(self):
+            return highspy.HighsModelStatus.kUnknown if self.runs == 3 else self.highs.getModelStatus()
+
+        def __getattr__(self, name):
+            return getattr(self.highs, name)
+
+    real = master_module._highs
+
+    def highs():
+        made.append(Flaky(real()) if not made else real())
+        return made[-1]
+
+    by_siting, milp = master_module.Master(fs, weights), master_module.Master(fs, weights)
+    milp.sitings = None
+    for m in (by_siting, milp):
+        for cut in cuts:
+            m.add_cuts(*cut)
+    monkeypatch.setattr(master_module, "_highs", highs)
+    with caplog.at_level("INFO"):
+        lb, x, y = by_siting.solve()
+    assert "HiGHS ended 'Unknown' from the last siting's basis; solved afresh" in caplog.text and len(made) == 2
+    monkeypatch.setattr(master_module, "_highs", real)
+    assert lb == pytest.approx(milp.solve()[0], rel=1e-9)
 
 
 def test_the_exact_extensive_form_on_forked_workers_is_the_one_process_optimum(small_case):

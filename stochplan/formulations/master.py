@@ -181,9 +181,11 @@ class Master:
         """The MILP's optimum as the least of one LP per siting (`self.sitings`, in their order; a tie keeps the
         first) → (objective value, column values, every siting's optimum). Each siting's optimum bounds the cost of
         every plan with those sites from below, as the master's optimum bounds all plans. A siting whose LP is
-        infeasible (over the budget) has +inf; any other status, or no feasible siting, raises SolverError. The LPs
-        run one after another on the same HiGHS, each from the last one's basis: the same rows in the same order
-        give the same answer, so a resumed run's masters are the uninterrupted run's."""
+        infeasible (over the budget) has +inf. The LPs run one after another on the same HiGHS, each from the last
+        one's basis: the same rows in the same order give the same answer, so a resumed run's masters are the
+        uninterrupted run's. A hot-started LP that ends in another status (HiGHS's simplex said 'Unknown' once, on
+        SimBench MV) is solved again on a fresh HiGHS (`_run`), which raises SolverError if it fails too; so does
+        a master without any feasible siting."""
         y = np.arange(self.y_at, self.theta_at, dtype=np.int32)
         highs = _highs()
         for key, value in LP_OPTIONS.items():
@@ -197,12 +199,22 @@ class Master:
             status = highs.getModelStatus()
             if status == highspy.HighsModelStatus.kInfeasible:
                 continue
-            if status != highspy.HighsModelStatus.kOptimal:
-                raise SolverError(f"master problem (storage sited at buses {self._buses(sites)})",
-                                  highs.modelStatusToString(status))
-            values[i] = value = highs.getInfo().objective_function_value
+            if status == highspy.HighsModelStatus.kOptimal:
+                value, solution = highs.getInfo().objective_function_value, np.asarray(highs.getSolution().col_value)
+            else:
+                log.info("master problem, storage at buses %s: HiGHS ended '%s' from the last siting's basis; "
+                         "solved afresh", self._buses(sites), highs.modelStatusToString(status))
+                highs.clearSolver()            # the next siting starts without this one's basis
+                try:
+                    value, solution = self._run(LP_OPTIONS, f"master problem (storage sited at buses "
+                                                            f"{self._buses(sites)})", sites=sites)
+                except SolverError as exc:
+                    if exc.status != highs.modelStatusToString(highspy.HighsModelStatus.kInfeasible):
+                        raise
+                    continue
+            values[i] = value
             if value < best_value:
-                best_value, best = value, np.asarray(highs.getSolution().col_value)
+                best_value, best = value, solution
         if best is None:
             raise SolverError("master problem", "infeasible", "no siting satisfies the first stage's rows")
         return best_value, best, values
