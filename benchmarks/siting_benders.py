@@ -66,7 +66,7 @@ def siting_benders(inst) -> dict:
         leaves += 1
         solved.add(i)
         value = row[1]
-        print(f"  leaf {leaves}: sites {fs.storage_buses and [b for b, v in zip(fs.storage_buses, y) if v]}, "
+        print(f"  leaf {leaves}: sites {[b for b, v in zip(fs.storage_buses, y) if v]}, "
               f"bound {master.siting_bounds[i]:,.2f}, optimum {value:,.2f}", flush=True)
         if value < best:
             best, best_y = value, y

@@ -2,9 +2,8 @@
 
 Used where a run has work that needs none of its later results: the business-as-usual baseline (it does not
 depend on the plan) while Benders runs, in the background beside forked workers; half of the figures while the
-tables are written. Only
-where forking is safe: a process that started MPI is never forked (on some interconnects a forked child
-corrupts the parent's registered memory), so MPI runs keep such work on their ranks.
+tables are written. Only where forking is safe: a process that started MPI is never forked (on some
+interconnects a forked child corrupts the parent's registered memory), so MPI runs keep such work on their ranks.
 """
 from __future__ import annotations
 

@@ -92,9 +92,13 @@ class WorkerComm:
             code = 1
         sys.exit(code)
 
+    def _link(self, rank: int):
+        """Rank 0's pipe to worker `rank`, or a worker's pipe to rank 0 (`rank` ignored)."""
+        return self._links[rank - 1] if self.rank == 0 else self._links[0]
+
     def _send(self, rank: int, payload, pickled: bool = False) -> None:
         """To rank 0 from a worker (`rank` ignored), or from rank 0 to worker `rank`."""
-        link = self._links[rank - 1] if self.rank == 0 else self._links[0]
+        link = self._link(rank)
         try:
             link.send(payload) if pickled else link.send_bytes(payload)
         except OSError:                   # a broken pipe: the other end is gone
@@ -104,7 +108,7 @@ class WorkerComm:
 
     def _receive(self, rank: int, pickled: bool = False):
         """From worker `rank` on rank 0, or from rank 0 on a worker."""
-        link = self._links[rank - 1] if self.rank == 0 else self._links[0]
+        link = self._link(rank)
         try:
             return link.recv() if pickled else link.recv_bytes()
         except (EOFError, OSError):
