@@ -6,9 +6,9 @@
 
 Runs the plan command in this process (`cli.main`, into a new temporary directory unless `--out` is given) and
 times the moment Benders returns, so the part after the loop splits into `final_s` (the final plan's exact day
-solves, AC check and, without a helper process, the business-as-usual baseline; from results.json) and
-everything from Benders' return to the end of the command (assembly, economics, files). Prints one line per
-run on rank 0.
+solves, AC check and, without a helper process, the business-as-usual baseline; on several ranks also the
+figures, a share on each; from results.json) and everything from Benders' return to the end of the command
+(assembly, economics, files). Prints one line per run on rank 0.
 """
 from __future__ import annotations
 

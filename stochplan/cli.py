@@ -276,7 +276,8 @@ def _plan(args, comm, ctx: _Context) -> int:
             from .decomposition import solve_benders
             res = solve_benders(inst, tol=args.tol, max_iter=args.max_iter, time_limit_s=args.time_limit,
                                 checkpoint_dir=out.path if out else None, resume=saved, stop_after=args.stop_after,
-                                fingerprint=fingerprint, comm=comm, day_task=final)   # each rank its own days
+                                fingerprint=fingerprint, comm=comm, day_task=final,   # each rank its own days
+                                plan_task=final.figures)                             # and a share of the figures
             if comm.rank != 0:
                 return res                       # the exit code rank 0 chose
             if res.stop_reason == "stop_after":
@@ -309,8 +310,9 @@ def _finish_plan(inst, res, out: OutputDir, out_path: Path, final) -> int:
     econ = economics(inst, res, baseline)
     log.info("against the baseline (%s): net benefit %.2f EUR/year, carbon %+.1f %%", econ["baseline_definition"],
              econ["net_benefit"], -econ["carbon_reduction_percent"])
+    drawn = {name: png for share in res.rank_results or [] for name, png in share.items()}
     doc = write_results(inst, res, out, retries=int(res.timings.get("solver_retries", 0)),
-                        validation=validation, econ=econ, helper=helper_available())
+                        validation=validation, econ=econ, helper=helper_available(), drawn=drawn)
     obj = doc["objective"]
     log.info("total %.2f EUR/year (investment %.2f, operation %.2f, penalty %.2f); wrote %s",
              obj["total"], obj["investment"], obj["operation"], obj["penalty"], out_path)

@@ -60,6 +60,7 @@ class PlanResult:
     exactness: dict = field(default_factory=dict)   # the exact model at the final plan (benders.exactness)
     day_results: list | None = None   # per day, what Benders' day_task made where the day was solved
     siting_bounds: list[dict] | None = None   # Benders: each siting's least possible cost (benders.siting_bounds)
+    rank_results: list | None = None  # by rank, what Benders' plan_task made at the chosen plan (several ranks)
 
 
 def strict(value, nonfinite=None):

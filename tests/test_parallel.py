@@ -126,10 +126,37 @@ def test_one_and_two_ranks_give_the_same_run(case, serial_run, how, backend):
     cols = ["iteration", "lower_bound", "upper_bound", "gap"]
     pd.testing.assert_frame_equal(conv1[cols], conv2[cols])
     assert sorted(p.name for p in out.iterdir()) == sorted(p.name for p in serial_run.iterdir())
+    for png in serial_run.glob("*.png"):     # on two ranks each drew a share of the figures: the same bytes
+        assert (out / png.name).read_bytes() == png.read_bytes(), png.name
     # the AC check ran on the rank that owns each day, and gathered in day order it is the serial one
     ac1, ac2 = pd.read_csv(serial_run / "validation.csv"), pd.read_csv(out / "validation.csv")
     assert len(ac1) == 5 * 8 and ac1.converged.all()          # 5 days × 8 steps
     pd.testing.assert_frame_equal(ac1, ac2, rtol=1e-9)
+
+
+def test_the_plan_task_runs_on_every_rank_and_its_failure_is_reported_on_rank_0(case):
+    """Benders' plan task (the plan command's figures) gets the final plan and every day's solution on each
+    rank; a task that fails on a worker is raised on rank 0 with the worker's traceback, and the workers end."""
+    from stochplan.config import load_case
+    from stochplan.decomposition import solve_benders
+    from stochplan.instance import build_instance
+
+    inst = build_instance(load_case(case))
+
+    def task(rank, size, plan, solutions):
+        return rank, size, [sol.cost_eur for sol in solutions], plan.tolist()
+
+    res = solve_benders(inst, tol=1e-3, comm=WorkerComm(2), plan_task=task)
+    costs = [sol.cost_eur for sol in res.solutions]
+    assert res.rank_results == [(0, 2, costs, res.x.tolist()), (1, 2, costs, res.x.tolist())]
+
+    def failing(rank, size, plan, solutions):
+        if rank == 1:
+            raise ValueError("a figure failed (injected by the test)")
+        return rank
+
+    with pytest.raises(RuntimeError, match=r"(?s)rank 1: the work on the final plan failed.*injected by the test"):
+        solve_benders(inst, tol=1e-3, comm=WorkerComm(2), plan_task=failing)
 
 
 def test_stop_resume_reaches_the_same_optimum(case, serial_run):

@@ -264,7 +264,7 @@ def solve_benders(inst: Instance, tol: float | None = None, max_iter: int | None
                   lp_phase: bool | None = None, stabilisation: str | None = None,
                   checkpoint_dir: Path | None = None, resume: LoopState | None = None,
                   stop_after: int | None = None, fingerprint: dict | None = None, comm=None,
-                  day_task=None) -> PlanResult | int:
+                  day_task=None, plan_task=None) -> PlanResult | int:
     """Rank 0: run Benders and → PlanResult. Other ranks: serve day solves and → the exit code.
 
     `resume` is the state of a checkpoint (`resume_state`; its fingerprint already compared with
@@ -272,18 +272,20 @@ def solve_benders(inst: Instance, tol: float | None = None, max_iter: int | None
     finish and its checkpoint be written; then `interrupts.Interrupted` is raised. A checkpoint of a run that
     converged resumes without another iteration. `day_task(d, solution)` runs on the rank that owns day d at
     the final plan (the AC check and baseline day; see DayEvaluator); its results come back in
-    `PlanResult.day_results`."""
+    `PlanResult.day_results`. `plan_task(rank, size, x̂, solutions)` runs on every rank once the final
+    solutions are known (with more than one rank: the figures); its results, by rank, in `PlanResult.rank_results`."""
     comm = comm or get_comm()
-    with comm.serving(lambda: DayEvaluator(inst, comm, day_task=day_task).serve()):    # forked workers' ranks
+    tasks = {"day_task": day_task, "plan_task": plan_task}
+    with comm.serving(lambda: DayEvaluator(inst, comm, **tasks).serve()):    # forked workers' ranks
         return _solve_benders(inst, tol, max_iter, time_limit_s, multicut, lp_phase, stabilisation, checkpoint_dir,
-                              resume, stop_after, fingerprint, comm, day_task)
+                              resume, stop_after, fingerprint, comm, tasks)
 
 
 def _solve_benders(inst, tol, max_iter, time_limit_s, multicut, lp_phase, stabilisation, checkpoint_dir, resume,
-                   stop_after, fingerprint, comm, day_task) -> PlanResult | int:
+                   stop_after, fingerprint, comm, tasks: dict) -> PlanResult | int:
     cfg = inst.case.benders
     pick = lambda value, default: default if value is None else value  # noqa: E731
-    evaluator = DayEvaluator(inst, comm, day_task=day_task)
+    evaluator = DayEvaluator(inst, comm, **tasks)
     if comm.rank != 0:
         return evaluator.serve()
 
@@ -333,6 +335,7 @@ def _solve_benders(inst, tol, max_iter, time_limit_s, multicut, lp_phase, stabil
                       solutions=solutions, lower_bound=s.lb, upper_bound=s.best_ub, gap=gap, converged=converged,
                       stop_reason=reason, history=s.history, exactness=exact,
                       day_results=evaluator.task_results if solutions else None, siting_bounds=sitings,
+                      rank_results=evaluator.plan_results if solutions else None,
                       timings={"total_s": time.perf_counter() - run.start, "loop_s": loop_end - run.start,
                                "final_s": final_s, "build_s": evaluator.build_s,
                                "master_s": s.master_s, "subproblems_s": s.sub_s,

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import time
+import traceback
 from collections.abc import Callable
 
 import numpy as np
@@ -28,16 +29,22 @@ log = logging.getLogger(__name__)
 # re-assign the days, solve exactly and send the full solutions.
 STOP, PRICE, REBALANCE, SOLUTIONS = 0.0, 1.0, 2.0, 3.0
 _META = 2   # per-day row: [Q_ρ value, solve seconds, gradient…]
+PlanTask = Callable[[int, int, np.ndarray, list[DaySolution]], object]
 
 
 class DayEvaluator:
-    def __init__(self, inst: Instance, comm=None, day_task: Callable[[int, DaySolution], object] | None = None):
+    def __init__(self, inst: Instance, comm=None, day_task: Callable[[int, DaySolution], object] | None = None,
+                 plan_task: PlanTask | None = None):
         """`day_task(d, solution)`: run on the rank that owns day d after the final exact solve (the plan command's
-        AC check and baseline day, workflows/final.FinalDay), its result gathered with the solution; every rank
-        passes the same."""
+        AC check and baseline day, workflows/final.FinalDay), its result gathered with the solution.
+        `plan_task(rank, size, x̂, solutions)`: run on every rank once rank 0 holds every day's final solution
+        (sent to all ranks), its results gathered to rank 0 by rank (the plan command's figures, shared out);
+        only with more than one rank. Every rank passes the same tasks."""
         self.inst, self.comm = inst, comm or SerialComm()
         self.day_task = day_task
+        self.plan_task = plan_task if self.comm.size > 1 else None
         self.task_results: list | None = None     # rank 0: day_task's result per day, after solutions_at
+        self.plan_results: list | None = None     # rank 0: plan_task's result per rank, after solutions_at
         self.n_days, self.n_x = len(inst.days), inst.first.n_x
         self.pool = DayPool(self.comm, self.n_days, label=lambda d: inst.days[d].day)
         self.models = DayModels(inst, len(self.pool.mine()))
@@ -104,6 +111,7 @@ class DayEvaluator:
             if header[0] == SOLUTIONS:
                 self._solve_mine(header[2:], cut=False)
                 self._gather_solutions()
+                self._share_plan()
                 continue
             self._solve_mine(header[2:])
             self._gather_counters()
@@ -137,9 +145,36 @@ class DayEvaluator:
         self._command(SOLUTIONS, 0, x_hat)
         table = self._solve_mine(x_hat, cut=False)
         pairs = self._gather_solutions()
-        self.pool.check(table)
+        try:
+            self.pool.check(table)
+        except BaseException:
+            self._share_plan(None)         # the other ranks wait for the plan: they hear there is none
+            raise
+        solutions = [sol for sol, _ in pairs]
         self.task_results = [result for _, result in pairs] if self.day_task is not None else None
-        return [sol for sol, _ in pairs]
+        self.plan_results = self._share_plan((x_hat, solutions))
+        return solutions
+
+    def _share_plan(self, plan: tuple | None = None) -> list | None:
+        """Every rank: the final plan and solutions from rank 0 (`plan`, None when a day failed there), then
+        plan_task on each rank; → rank 0: the results by rank. A task that fails on any rank raises RuntimeError
+        on rank 0 with its traceback, after the gather (every rank must reach it)."""
+        if self.plan_task is None:
+            return None
+        plan = self.comm.bcast_object(plan)
+        if plan is None:
+            return None
+        try:
+            mine = (True, self.plan_task(self.comm.rank, self.comm.size, *plan))
+        except Exception:
+            mine = (False, traceback.format_exc())
+        parts = self.comm.gather_objects([mine], np.arange(self.comm.size))
+        if self.comm.rank != 0:
+            return None
+        for rank, (ok, value) in enumerate(parts):
+            if not ok:
+                raise RuntimeError(f"rank {rank}: the work on the final plan failed:\n{value}")
+        return [value for _, value in parts]
 
     def stop(self, code: int) -> None:
         """Release the other ranks; they exit with `code`."""

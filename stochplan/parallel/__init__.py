@@ -48,6 +48,9 @@ class SerialComm:
     def bcast(self, array: np.ndarray) -> np.ndarray:
         return array
 
+    def bcast_object(self, obj):
+        return obj
+
     def gather_rows(self, local: np.ndarray, owners: np.ndarray) -> np.ndarray | None:
         """Rows computed here for the days this rank owns → all rows in day order (rank 0)."""
         return np.array(local, dtype=float, copy=True)
@@ -79,6 +82,10 @@ class MPIComm:
         buf = np.ascontiguousarray(array, dtype=float)
         self.comm.Bcast(buf, root=0)
         return buf
+
+    def bcast_object(self, obj):
+        """Rank 0's object to every rank (pickled: used once, for the final plan's solutions)."""
+        return self.comm.bcast(obj, root=0)
 
     def gather_rows(self, local: np.ndarray, owners: np.ndarray) -> np.ndarray | None:
         """Gatherv of each rank's rows (its days in increasing order) to rank 0, reordered into day order.

@@ -131,6 +131,14 @@ class WorkerComm:
             self._send(rank, buf.tobytes())
         return buf
 
+    def bcast_object(self, obj):
+        """Rank 0's object to every rank (pickled, as MPIComm's)."""
+        if self.rank != 0:
+            return self._receive(0, pickled=True)
+        for rank in range(1, self.size):
+            self._send(rank, obj, pickled=True)
+        return obj
+
     def gather_rows(self, local: np.ndarray, owners: np.ndarray) -> np.ndarray | None:
         """Each rank's rows (its days in increasing order) to rank 0, in day order."""
         local = np.asarray(local, dtype=float)

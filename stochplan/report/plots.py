@@ -5,6 +5,7 @@ ev_stations.png (convergence.png lives with the results writer).
 """
 from __future__ import annotations
 
+import io
 import json
 from pathlib import Path
 
@@ -12,7 +13,7 @@ import numpy as np
 
 from ..instance import Instance
 from ..network import load_net
-from ..result import BUILT, PlanResult
+from ..result import BUILT, DaySolution, PlanResult
 
 
 def pyplot():
@@ -44,9 +45,10 @@ def _ticks(ax, day):
     ax.set_xticks(x[idx], [f"{day.clock_h[i]:02.0f}h" for i in idx], fontsize=7)
 
 
-def _save(plt, fig, path):
+def _save(plt, fig, path) -> None:
+    """Into `path`: a file name or a binary buffer (a figure drawn on another rank)."""
     fig.tight_layout()
-    fig.savefig(path, dpi=100)
+    fig.savefig(path, dpi=100, format="png")
     plt.close(fig)
 
 
@@ -66,11 +68,11 @@ def bus_positions(inst: Instance) -> np.ndarray:
     return np.column_stack([depth, -order])
 
 
-def feeder_map(inst: Instance, res: PlanResult, path: Path) -> None:
+def feeder_map(inst: Instance, plan: np.ndarray, solutions: list[DaySolution], path) -> None:
     plt = pyplot()
     ref, fs = inst.ref, inst.first
     xy = bus_positions(inst)
-    e, p, c = fs.split(res.x)
+    e, p, c = fs.split(plan)
     fig, ax = plt.subplots(figsize=(9, 6.5))
     for j in range(1, ref.n_bus):
         i = ref.parent[j]
@@ -137,12 +139,12 @@ def _planned_days(inst: Instance) -> str:
     return f"the {n} planned days" if n > 1 else f"its one planned day (day {inst.days[0].day})"
 
 
-def voltage_bands(inst: Instance, res: PlanResult, path: Path) -> None:
+def voltage_bands(inst: Instance, plan: np.ndarray, solutions: list[DaySolution], path) -> None:
     """Per step of the day, over every bus but the substation and every day, weighted by the days' shares of
     the year: the min–max band, the 5–95 % band and the median; each day's lowest bus voltage as a line."""
     plt = pyplot()
     ref, day0 = inst.ref, inst.days[0]
-    v = np.stack([sol.dispatch["v_pu"][1:] for sol in res.solutions])           # (days, buses, T)
+    v = np.stack([sol.dispatch["v_pu"][1:] for sol in solutions])           # (days, buses, T)
     samples = v.transpose(2, 0, 1).reshape(v.shape[2], -1)                      # (T, days · buses)
     weights = np.repeat([d.weight for d in inst.days], v.shape[1])
     q = weighted_quantiles(samples, weights, [0.05, 0.5, 0.95])
@@ -164,15 +166,15 @@ def voltage_bands(inst: Instance, res: PlanResult, path: Path) -> None:
     _save(plt, fig, path)
 
 
-def _peak_day(inst: Instance, res: PlanResult) -> int:
-    key = "loading" if "loading" in res.solutions[0].dispatch else "p_line_mw"
-    return int(np.argmax([np.abs(s.dispatch[key]).max() for s in res.solutions]))
+def _peak_day(solutions: list[DaySolution]) -> int:
+    key = "loading" if "loading" in solutions[0].dispatch else "p_line_mw"
+    return int(np.argmax([np.abs(s.dispatch[key]).max() for s in solutions]))
 
 
-def line_loading(inst: Instance, res: PlanResult, path: Path) -> None:
+def line_loading(inst: Instance, plan: np.ndarray, solutions: list[DaySolution], path) -> None:
     plt = pyplot()
-    k = _peak_day(inst, res)
-    day, d = inst.days[k], res.solutions[k].dispatch
+    k = _peak_day(solutions)
+    day, d = inst.days[k], solutions[k].dispatch
     ref = inst.ref
     loading = d["loading"] if "loading" in d else np.hypot(d["p_line_mw"], d["q_line_mvar"]) / ref.base_mva \
         / ref.i_max_pu[:, None]
@@ -189,10 +191,10 @@ def line_loading(inst: Instance, res: PlanResult, path: Path) -> None:
     _save(plt, fig, path)
 
 
-def line_flows(inst: Instance, res: PlanResult, path: Path) -> None:
+def line_flows(inst: Instance, plan: np.ndarray, solutions: list[DaySolution], path) -> None:
     plt = pyplot()
-    k = _peak_day(inst, res)
-    day, d = inst.days[k], res.solutions[k].dispatch
+    k = _peak_day(solutions)
+    day, d = inst.days[k], solutions[k].dispatch
     ref = inst.ref
     fig, ax = plt.subplots(figsize=(9, 5))
     colours = plt.cm.viridis(np.linspace(0, 1, ref.n_line))
@@ -207,10 +209,10 @@ def line_flows(inst: Instance, res: PlanResult, path: Path) -> None:
     _save(plt, fig, path)
 
 
-def storage_energy(inst: Instance, res: PlanResult, path: Path) -> None:
+def storage_energy(inst: Instance, plan: np.ndarray, solutions: list[DaySolution], path) -> None:
     """One panel per built unit: its state of energy on every planned day (coloured by day of the year) and
     the day-weighted mean."""
-    e_cap, _, _ = inst.first.split(res.x)
+    e_cap, _, _ = inst.first.split(plan)
     built = np.flatnonzero(e_cap > BUILT)
     panels = max(1, len(built))
     plt, fig, axes = _grid(panels, width=max(4.5, 9.0 / panels), height=3.2)     # at least 9 in: the title fits
@@ -219,7 +221,7 @@ def storage_energy(inst: Instance, res: PlanResult, path: Path) -> None:
     weights = np.array([d.weight for d in inst.days])
     lines = None
     for ax, k in zip(axes, built):
-        e = np.array([sol.dispatch["storage_e_mwh"][k] for sol in res.solutions])      # (days, T + 1)
+        e = np.array([sol.dispatch["storage_e_mwh"][k] for sol in solutions])      # (days, T + 1)
         lines = _days_as_lines(ax, inst, x, e, "each day")
         ax.plot(x, weights @ e / weights.sum(), color="black", lw=1.8, label="day-weighted mean")
         ax.axhline(e_cap[k], color="tab:red", ls="--", lw=0.8, label="energy rating")
@@ -236,11 +238,11 @@ def storage_energy(inst: Instance, res: PlanResult, path: Path) -> None:
     _save(plt, fig, path)
 
 
-def ev_stations(inst: Instance, res: PlanResult, path: Path) -> None:
+def ev_stations(inst: Instance, plan: np.ndarray, solutions: list[DaySolution], path) -> None:
     plt, fig, axes = _grid(len(inst.ref.station_bus))
-    k = _peak_day(inst, res)
-    day, d = inst.days[k], res.solutions[k].dispatch
-    _, _, cap = inst.first.split(res.x)
+    k = _peak_day(solutions)
+    day, d = inst.days[k], solutions[k].dispatch
+    _, _, cap = inst.first.split(plan)
     floor = inst.case.model.capacity_floor * inst.first.x_max[2 * inst.first.n_storage:]
     for n, ax in enumerate(list(axes)[: len(inst.ref.station_bus)]):
         x = _hours(day)
@@ -271,4 +273,20 @@ def plot_names(inst: Instance) -> list[str]:
 def plot_all(inst: Instance, res: PlanResult, directory: Path, names: list[str] | None = None) -> None:
     """The figures `names` (default: plot_names) into `directory`."""
     for name in plot_names(inst) if names is None else names:
-        PLOTS[name](inst, res, Path(directory) / name)
+        PLOTS[name](inst, res.x, res.solutions, Path(directory) / name)
+
+
+def rank_share(inst: Instance, rank: int, size: int) -> list[str]:
+    """The figures rank `rank` of `size` draws when a run ends on several ranks, dealt from rank 1 on: rank 0,
+    which also draws convergence.png and writes every file, gets the fewest."""
+    return [name for i, name in enumerate(plot_names(inst)) if (i + 1) % size == rank]
+
+
+def render(inst: Instance, plan: np.ndarray, solutions: list[DaySolution], names: list[str]) -> dict[str, bytes]:
+    """The figures `names` as PNG bytes, the same bytes `plot_all` writes (for rank 0 to write)."""
+    drawn = {}
+    for name in names:
+        buffer = io.BytesIO()
+        PLOTS[name](inst, plan, solutions, buffer)
+        drawn[name] = buffer.getvalue()
+    return drawn

@@ -130,10 +130,12 @@ def plot_convergence(res: PlanResult, case_name: str, path: Path) -> None:
 
 
 def write_results(inst: Instance, res: PlanResult, out: OutputDir, retries: int = 0,
-                  validation: pd.DataFrame | None = None, econ: dict | None = None, helper: bool = False) -> dict:
+                  validation: pd.DataFrame | None = None, econ: dict | None = None, helper: bool = False,
+                  drawn: dict[str, bytes] | None = None) -> dict:
     """Write everything into the owned directory `out`, whole or not at all. → the results.json document.
-    With `helper` (parallel/helper.py), half of the plan's figures are drawn by a forked helper process
-    meanwhile: on the default case the files take ~0.75 instead of ~1.2 s."""
+    `drawn`: figures already drawn (PNG bytes by file name: by Benders' ranks, workflows/final.py); the others
+    are drawn here, half of them by a forked helper process meanwhile with `helper` (parallel/helper.py): on the
+    default case the files take ~0.75 instead of ~1.2 s."""
     doc = summarise(inst, res, retries)
     if validation is not None:
         from .validation import summary
@@ -148,9 +150,13 @@ def write_results(inst: Instance, res: PlanResult, out: OutputDir, retries: int 
     from ..parallel.helper import alongside
     from .plots import plot_all, plot_names, pyplot
 
+    drawn = drawn or {}
     pyplot()                            # matplotlib imported once, before a helper is forked
-    figures = plot_names(inst)          # every other one to the helper: about half of the drawing time each
-    with out.publish() as tmp, alongside(lambda: plot_all(inst, res, tmp, figures[::2]), helper):
+    figures = [name for name in plot_names(inst) if name not in drawn]
+    beside = helper and len(figures) > 1   # every other one to the helper: about half of the drawing time each
+    with out.publish() as tmp, alongside(lambda: plot_all(inst, res, tmp, figures[::2]), beside):
+        for name, png in drawn.items():
+            (tmp / name).write_bytes(png)
         if econ is not None:
             (tmp / "summary.md").write_text(summary_markdown(inst.case.name, doc, econ))
         if validation is not None:

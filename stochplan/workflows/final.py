@@ -1,17 +1,20 @@
 """What `stochplan plan` does with each planned day at the final plan, on the rank where Benders solved it
 (DayEvaluator's day task): the AC check of its dispatch and the same day operated as business as usual.
 Rank 0 then assembles both in day order. The extensive form runs the same two, one day after another.
+With several ranks, each then draws a share of the plan's figures (the plan task; rank 0 writes them).
 
 The baseline does not depend on the plan: where a helper can be forked (parallel/helper.py: no MPI launcher,
 more than one core) it is solved in a helper process while the plan is being found — beside forked workers on
 CPU time they leave idle (SCHED_IDLE) — and the day task only checks the dispatch."""
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 
 from ..errors import SolverError
 from ..instance import Instance
 from ..parallel.helper import Helper
+from ..report.plots import rank_share, render
 from ..result import DaySolution, PlanResult
 from .economics import Baseline, BaselineDays
 from .validation import COLUMNS, DayCheck
@@ -38,6 +41,10 @@ class FinalDay:
         solution."""
         baseline, failed = (None, None) if self.beside is not None else self._baseline_day(d)
         return {"ac": self.check(d, solution) if self.check else None, "baseline": baseline, "failed": failed}
+
+    def figures(self, rank: int, size: int, plan: np.ndarray, solutions: list[DaySolution]) -> dict[str, bytes]:
+        """This rank's share of the plan's figures as PNG bytes (Benders' plan task on several ranks)."""
+        return render(self.inst, plan, solutions, rank_share(self.inst, rank, size))
 
     def assemble(self, res: PlanResult) -> tuple[pd.DataFrame | None, Baseline]:
         """(validation table or None, baseline) from `res.day_results`, or computed here when the plan came
