@@ -143,14 +143,15 @@ def test_the_plan_task_runs_on_every_rank_and_its_failure_is_reported_on_rank_0(
 
     inst = build_instance(load_case(case))
 
-    def task(rank, size, plan, solutions):
-        return rank, size, [sol.cost_eur for sol in solutions], plan.tolist()
+    def task(rank, size, plan, solutions, history):
+        return rank, size, [sol.cost_eur for sol in solutions], plan.tolist(), len(history)
 
     res = solve_benders(inst, tol=1e-3, comm=WorkerComm(2), plan_task=task)
     costs = [sol.cost_eur for sol in res.solutions]
-    assert res.rank_results == [(0, 2, costs, res.x.tolist()), (1, 2, costs, res.x.tolist())]
+    mine = (costs, res.x.tolist(), len(res.history))
+    assert res.rank_results == [(0, 2, *mine), (1, 2, *mine)]
 
-    def failing(rank, size, plan, solutions):
+    def failing(rank, size, plan, solutions, history):
         if rank == 1:
             raise ValueError("a figure failed (injected by the test)")
         return rank

@@ -272,8 +272,9 @@ def solve_benders(inst: Instance, tol: float | None = None, max_iter: int | None
     finish and its checkpoint be written; then `interrupts.Interrupted` is raised. A checkpoint of a run that
     converged resumes without another iteration. `day_task(d, solution)` runs on the rank that owns day d at
     the final plan (the AC check and baseline day; see DayEvaluator); its results come back in
-    `PlanResult.day_results`. `plan_task(rank, size, x̂, solutions)` runs on every rank once the final
-    solutions are known (with more than one rank: the figures); its results, by rank, in `PlanResult.rank_results`."""
+    `PlanResult.day_results`. `plan_task(rank, size, x̂, solutions, history)` runs on every rank once the
+    final solutions are known (with more than one rank: the figures); its results, by rank, in
+    `PlanResult.rank_results`."""
     comm = comm or get_comm()
     tasks = {"day_task": day_task, "plan_task": plan_task}
     with comm.serving(lambda: DayEvaluator(inst, comm, **tasks).serve()):    # forked workers' ranks
@@ -315,7 +316,8 @@ def _solve_benders(inst, tol, max_iter, time_limit_s, multicut, lp_phase, stabil
             s.finished = reason
             run.save()
             loop_end = time.perf_counter()
-            solutions = evaluator.solutions_at(s.best_x) if reason in ("gap", "max_iter", "time_limit") else []
+            solutions = evaluator.solutions_at(s.best_x, shared=s.history) \
+                if reason in ("gap", "max_iter", "time_limit") else []
             final_s = time.perf_counter() - loop_end
             code = EXIT_CODES[reason]
     finally:

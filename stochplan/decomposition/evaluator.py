@@ -29,7 +29,7 @@ log = logging.getLogger(__name__)
 # re-assign the days, solve exactly and send the full solutions.
 STOP, PRICE, REBALANCE, SOLUTIONS = 0.0, 1.0, 2.0, 3.0
 _META = 2   # per-day row: [Q_ρ value, solve seconds, gradient…]
-PlanTask = Callable[[int, int, np.ndarray, list[DaySolution]], object]
+PlanTask = Callable[[int, int, np.ndarray, list[DaySolution], object], object]
 
 
 class DayEvaluator:
@@ -37,9 +37,9 @@ class DayEvaluator:
                  plan_task: PlanTask | None = None):
         """`day_task(d, solution)`: run on the rank that owns day d after the final exact solve (the plan command's
         AC check and baseline day, workflows/final.FinalDay), its result gathered with the solution.
-        `plan_task(rank, size, x̂, solutions)`: run on every rank once rank 0 holds every day's final solution
-        (sent to all ranks), its results gathered to rank 0 by rank (the plan command's figures, shared out);
-        only with more than one rank. Every rank passes the same tasks."""
+        `plan_task(rank, size, x̂, solutions, shared)`: run on every rank once rank 0 holds every day's final
+        solution (sent to all ranks, with `solutions_at`'s `shared`), its results gathered to rank 0 by rank (the
+        plan command's figures, shared out); only with more than one rank. Every rank passes the same tasks."""
         self.inst, self.comm = inst, comm or SerialComm()
         self.day_task = day_task
         self.plan_task = plan_task if self.comm.size > 1 else None
@@ -139,9 +139,10 @@ class DayEvaluator:
         return "; ".join(f"rank {r}: days {[self.inst.days[d].day for d in np.flatnonzero(self.owners == r)]}"
                          for r in range(self.comm.size))
 
-    def solutions_at(self, x_hat: np.ndarray) -> list[DaySolution]:
+    def solutions_at(self, x_hat: np.ndarray, shared=None) -> list[DaySolution]:
         """Every day's full solution at x̂ exactly (no proximal slack at the boundary), solved where the day
-        lives and gathered to rank 0 in day order; with `day_task`, run there too (`task_results`)."""
+        lives and gathered to rank 0 in day order; with `day_task`, run there too (`task_results`); then
+        `plan_task` on every rank, given `shared` too (`plan_results`)."""
         self._command(SOLUTIONS, 0, x_hat)
         table = self._solve_mine(x_hat, cut=False)
         pairs = self._gather_solutions()
@@ -152,7 +153,7 @@ class DayEvaluator:
             raise
         solutions = [sol for sol, _ in pairs]
         self.task_results = [result for _, result in pairs] if self.day_task is not None else None
-        self.plan_results = self._share_plan((x_hat, solutions))
+        self.plan_results = self._share_plan((x_hat, solutions, shared))
         return solutions
 
     def _share_plan(self, plan: tuple | None = None) -> list | None:

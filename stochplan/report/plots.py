@@ -1,7 +1,7 @@
 """Pictures of a plan, each readable without the code: title with case and day, units, legend.
 
 feeder_map.png, voltage_bands.png, line_loading.png, line_flows.png, storage_energy.png,
-ev_stations.png (convergence.png lives with the results writer).
+ev_stations.png, and convergence.png for Benders.
 """
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ import numpy as np
 
 from ..instance import Instance
 from ..network import load_net
-from ..result import BUILT, DaySolution, PlanResult
+from ..result import BUILT, DaySolution, Iteration, PlanResult
 
 
 def pyplot():
@@ -259,34 +259,65 @@ def ev_stations(inst: Instance, plan: np.ndarray, solutions: list[DaySolution], 
     _save(plt, fig, path)
 
 
+def convergence(inst: Instance, history: list[Iteration], path) -> None:
+    """Benders' bounds and relative gap by iteration (from the first finite lower bound)."""
+    plt = pyplot()
+    rows = [h for h in history if np.isfinite(h.lower_bound)]
+    it = [h.iteration for h in rows]
+    fig, (ax, ax_gap) = plt.subplots(2, 1, figsize=(7, 6), sharex=True)
+    ax.plot(it, [h.lower_bound / 1e3 for h in rows], label="lower bound")
+    ax.plot(it, [h.upper_bound / 1e3 for h in rows], label="upper bound")
+    ax.set_ylabel("expected cost [kEUR/year]")
+    ax.set_title(f"Benders convergence — {inst.case.name}")
+    ax.legend()
+    ax_gap.semilogy(it, [max(h.gap, 1e-12) for h in rows], color="tab:red", label="relative gap")
+    ax_gap.set_xlabel("iteration")
+    ax_gap.set_ylabel("relative gap [-]")
+    ax_gap.legend()
+    fig.tight_layout()
+    fig.savefig(path, dpi=110, format="png")
+    plt.close(fig)
+
+
 PLOTS = {"feeder_map.png": feeder_map, "voltage_bands.png": voltage_bands, "line_loading.png": line_loading,
          "line_flows.png": line_flows, "storage_energy.png": storage_energy, "ev_stations.png": ev_stations}
+CONVERGENCE = "convergence.png"
 
 
-def plot_names(inst: Instance) -> list[str]:
-    """The figures this plan gets (no storage figure without candidates, no station figure without stations)."""
+def plot_names(inst: Instance, method: str = "benders") -> list[str]:
+    """The figures a plan gets: no storage figure without candidates, no station figure without stations, the
+    convergence figure for Benders only."""
     skip = {"storage_energy.png"} if not inst.first.n_storage else set()
     skip |= {"ev_stations.png"} if not len(inst.ref.station_bus) else set()
-    return [name for name in PLOTS if name not in skip]
+    return [name for name in PLOTS if name not in skip] + ([CONVERGENCE] if method == "benders" else [])
 
 
 def plot_all(inst: Instance, res: PlanResult, directory: Path, names: list[str] | None = None) -> None:
     """The figures `names` (default: plot_names) into `directory`."""
-    for name in plot_names(inst) if names is None else names:
-        PLOTS[name](inst, res.x, res.solutions, Path(directory) / name)
+    for name in plot_names(inst, res.method) if names is None else names:
+        _draw(inst, name, res.x, res.solutions, res.history, Path(directory) / name)
 
 
 def rank_share(inst: Instance, rank: int, size: int) -> list[str]:
-    """The figures rank `rank` of `size` draws when a run ends on several ranks, dealt from rank 1 on: rank 0,
-    which also draws convergence.png and writes every file, gets the fewest."""
+    """The figures of a Benders plan that rank `rank` of `size` draws when the run ends on several ranks,
+    dealt from rank 1 on: rank 0, which writes every file after them, gets the fewest."""
     return [name for i, name in enumerate(plot_names(inst)) if (i + 1) % size == rank]
 
 
-def render(inst: Instance, plan: np.ndarray, solutions: list[DaySolution], names: list[str]) -> dict[str, bytes]:
+def render(inst: Instance, plan: np.ndarray, solutions: list[DaySolution], history: list[Iteration],
+           names: list[str]) -> dict[str, bytes]:
     """The figures `names` as PNG bytes, the same bytes `plot_all` writes (for rank 0 to write)."""
     drawn = {}
     for name in names:
         buffer = io.BytesIO()
-        PLOTS[name](inst, plan, solutions, buffer)
+        _draw(inst, name, plan, solutions, history, buffer)
         drawn[name] = buffer.getvalue()
     return drawn
+
+
+def _draw(inst: Instance, name: str, plan: np.ndarray, solutions: list[DaySolution], history: list[Iteration],
+          path) -> None:
+    if name == CONVERGENCE:
+        convergence(inst, history, path)
+    else:
+        PLOTS[name](inst, plan, solutions, path)

@@ -109,26 +109,6 @@ def dispatch_tables(inst: Instance, res: PlanResult) -> dict[str, pd.DataFrame]:
             "voltages.csv": pd.concat(buses)}
 
 
-def plot_convergence(res: PlanResult, case_name: str, path: Path) -> None:
-    from .plots import pyplot
-    plt = pyplot()
-    table = convergence_table(res)
-    table = table[np.isfinite(table.lower_bound)]
-    fig, (ax, ax_gap) = plt.subplots(2, 1, figsize=(7, 6), sharex=True)
-    ax.plot(table.iteration, table.lower_bound / 1e3, label="lower bound")
-    ax.plot(table.iteration, table.upper_bound / 1e3, label="upper bound")
-    ax.set_ylabel("expected cost [kEUR/year]")
-    ax.set_title(f"Benders convergence — {case_name}")
-    ax.legend()
-    ax_gap.semilogy(table.iteration, table.gap.clip(lower=1e-12), color="tab:red", label="relative gap")
-    ax_gap.set_xlabel("iteration")
-    ax_gap.set_ylabel("relative gap [-]")
-    ax_gap.legend()
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-
-
 def write_results(inst: Instance, res: PlanResult, out: OutputDir, retries: int = 0,
                   validation: pd.DataFrame | None = None, econ: dict | None = None, helper: bool = False,
                   drawn: dict[str, bytes] | None = None) -> dict:
@@ -152,7 +132,7 @@ def write_results(inst: Instance, res: PlanResult, out: OutputDir, retries: int 
 
     drawn = drawn or {}
     pyplot()                            # matplotlib imported once, before a helper is forked
-    figures = [name for name in plot_names(inst) if name not in drawn]
+    figures = [name for name in plot_names(inst, res.method) if name not in drawn]
     beside = helper and len(figures) > 1   # every other one to the helper: about half of the drawing time each
     with out.publish() as tmp, alongside(lambda: plot_all(inst, res, tmp, figures[::2]), beside):
         for name, png in drawn.items():
@@ -165,8 +145,6 @@ def write_results(inst: Instance, res: PlanResult, out: OutputDir, retries: int 
         convergence_table(res).to_csv(tmp / "convergence.csv", index=False)
         for name, table in dispatch_tables(inst, res).items():
             table.to_csv(tmp / name, index=False, float_format="%.6g")
-        if res.method == "benders":
-            plot_convergence(res, inst.case.name, tmp / "convergence.png")
         plot_all(inst, res, tmp, figures[1::2])
     return doc
 

@@ -15,7 +15,7 @@ from ..errors import SolverError
 from ..instance import Instance
 from ..parallel.helper import Helper
 from ..report.plots import rank_share, render
-from ..result import DaySolution, PlanResult
+from ..result import DaySolution, Iteration, PlanResult
 from .economics import Baseline, BaselineDays
 from .validation import COLUMNS, DayCheck
 
@@ -42,9 +42,10 @@ class FinalDay:
         baseline, failed = (None, None) if self.beside is not None else self._baseline_day(d)
         return {"ac": self.check(d, solution) if self.check else None, "baseline": baseline, "failed": failed}
 
-    def figures(self, rank: int, size: int, plan: np.ndarray, solutions: list[DaySolution]) -> dict[str, bytes]:
+    def figures(self, rank: int, size: int, plan: np.ndarray, solutions: list[DaySolution],
+                history: list[Iteration]) -> dict[str, bytes]:
         """This rank's share of the plan's figures as PNG bytes (Benders' plan task on several ranks)."""
-        return render(self.inst, plan, solutions, rank_share(self.inst, rank, size))
+        return render(self.inst, plan, solutions, history, rank_share(self.inst, rank, size))
 
     def assemble(self, res: PlanResult) -> tuple[pd.DataFrame | None, Baseline]:
         """(validation table or None, baseline) from `res.day_results`, or computed here when the plan came
