@@ -107,6 +107,13 @@ def test_simbench_profiles_ship_with_the_package():
     assert 0.5 < table["PV5"].max() < 1.0
     assert table[["H0-A", "H0-B", "H0-C", "L1-A", "L2-A", "PV5", "PV6", "PV8"]].to_numpy().min() >= 0
     assert "hv_mixed2" not in table and table.to_numpy().min() > -1e-4     # net generation is not a load multiplier
+    # only the profiles a case uses, read column by column: the same values; one that is not there (or dropped
+    # as net generation) → every profile, for the caller to name it among them
+    wanted = ("PV6", "H0-B", "L2-A")
+    pd.testing.assert_frame_equal(simbench_profiles("1-LV-rural1--0-sw", wanted), table[list(wanted)],
+                                  check_exact=True)
+    for missing in ("H0-Z", "hv_mixed2"):
+        assert simbench_profiles("1-LV-rural1--0-sw", ("H0-B", missing)).columns.equals(table.columns)
     for code in ("1-LV-rural9--0-sw", "1-LV-rural1--7-sw", "rural1"):    # no such grid, scenario, or code at all
         with pytest.raises(InputError, match=f"profiles.simbench_grid: '{code}' is not a SimBench grid code"):
             simbench_profiles(code)

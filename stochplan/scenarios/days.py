@@ -157,7 +157,9 @@ def days_of_year(case: Case, ref: Ref, only: Collection[int] | None = None) -> l
     """The days of the profile year (weight 1/365 each), or only those numbered in `only`: each day is made
     from its own profile window and its own seed [scenarios.seed, day], so a subset is the same days."""
     pc, sc = case.profiles, case.scenarios
-    table = simbench_profiles(pc.simbench_grid) if pc.source == "simbench" else csv_profiles(Path(pc.csv))
+    wanted = tuple(dict.fromkeys([pc.default_load_profile] + [name for name, _ in pc.load_profile_buses]
+                                 + [u.profile for u in case.pv]))
+    table = simbench_profiles(pc.simbench_grid, wanted) if pc.source == "simbench" else csv_profiles(Path(pc.csv))
     table = resample(table, case.time.steps_per_day)
     names = list(table.columns)
 

@@ -17,17 +17,19 @@ import pandas as pd
 from ..errors import InputError
 
 
-@lru_cache(maxsize=4)
-def simbench_profiles(grid_code: str) -> pd.DataFrame:
+@lru_cache(maxsize=8)
+def simbench_profiles(grid_code: str, wanted: tuple[str, ...] | None = None) -> pd.DataFrame:
     """Load and PV profiles of the SimBench scenario of `grid_code` (15 min, year 2016, local time), columns
     by profile name: every profile of that scenario, of which a grid uses some (the same values: SimBench
-    extracts a grid's profiles from these tables).
+    extracts a grid's profiles from these tables), or only those `wanted` — read column by column, 0.24
+    instead of 0.5 s for the default case's six — unless one of them is not there (then every profile, for
+    the caller to name the missing one among them).
 
     Generation profiles (PV*, WP* wind, BM* biomass, Hydro*, and the aggregated rooftop generation of LV
     grids, lv_*) are per unit of installed power; one that shares its name with a load profile (lv_*) gets
     the suffix `_res`.
 
-    Only the two profile tables are read (0.6 s), not the grid with them (`get_simbench_net`, 2.7 s in every
+    Only the two profile tables are read, not the grid with them (`get_simbench_net`, 2.7 s in every
     process, on a feeder that is not SimBench's). Cached: a plan reads the year twice (its days and the
     economics baseline), a study once per share. Callers must not modify the returned table."""
     import warnings
@@ -40,19 +42,37 @@ def simbench_profiles(grid_code: str) -> pd.DataFrame:
         raise InputError("profiles.simbench_grid", f"'{grid_code}' is not a SimBench grid code; give one of the "
                                                    f"{len(codes)} codes, e.g. '1-LV-rural1--0-sw'")
     _, code = simbench.get_simbench_code_and_parameters(grid_code)
-    tables = simbench.read_csv_data(simbench.complete_data_path(code[5]), sep=";",
-                                    tablename=["LoadProfile", "RESProfile"])
-    load, pv = tables["LoadProfile"], tables["RESProfile"]
+    folder = Path(simbench.complete_data_path(code[5]))
+    where = _profile_columns(folder)              # profile name → (table, its column)
+    if wanted is not None and set(wanted) <= where.keys():
+        table = _profile_table(folder, {name: where[name] for name in wanted})
+        if set(wanted) <= set(table.columns):
+            return table
+    return _profile_table(folder, where)
+
+
+def _profile_columns(folder: Path) -> dict[str, tuple[str, str]]:
+    """Every profile's name → (its table, its column), from the two tables' headers."""
+    load = pd.read_csv(folder / "LoadProfile.csv", sep=";", nrows=0).columns
+    loads = {c[: -len("_pload")]: ("LoadProfile", c) for c in load if c.endswith("_pload")}
+    pv = pd.read_csv(folder / "RESProfile.csv", sep=";", nrows=0).columns
+    return loads | {f"{c}_res" if c in loads else c: ("RESProfile", c) for c in pv if c != "time"}
+
+
+def _profile_table(folder: Path, columns: dict[str, tuple[str, str]]) -> pd.DataFrame:
+    """The profiles `columns` (name → (table, column)) as one table on a regular 15-minute index."""
+    read = {table: pd.read_csv(folder / f"{table}.csv", sep=";", index_col=False, usecols=["time"] + sorted(
+        {column for t, column in columns.values() if t == table})) for table in ("LoadProfile", "RESProfile")}
+    load = read["LoadProfile"]
     # The 35 136 quarter-hours of 2016 form a regular local-time series in which the daylight-saving shifts
     # are absorbed; parsing the stamps would open a gap in March and a doubled hour in October.
     first = pd.to_datetime(load["time"].iloc[0], format="%d.%m.%Y %H:%M")
     index = pd.date_range(first, periods=len(load), freq="15min")
-    columns = {c[: -len("_pload")]: load[c].to_numpy() for c in load.columns if c.endswith("_pload")}
-    columns.update({f"{c}_res" if c in columns else c: pv[c].to_numpy() for c in pv.columns if c != "time"})
+    values = {name: read[table][column].to_numpy(dtype=float) for name, (table, column) in columns.items()}
     # hv_mixed* aggregate HV load and generation: negative, not multipliers of a load (wind and heat-pump profiles
     # dip to −1e-5, rounding in SimBench's own data, which its grids use as they are)
-    columns = {name: values for name, values in columns.items() if values.min() >= -1e-4}
-    return pd.DataFrame(columns, index=pd.DatetimeIndex(index, name="time"))
+    values = {name: v for name, v in values.items() if v.min() >= -1e-4}
+    return pd.DataFrame(values, index=pd.DatetimeIndex(index, name="time"))
 
 
 def csv_profiles(path: Path) -> pd.DataFrame:
