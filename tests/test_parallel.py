@@ -150,6 +150,9 @@ def test_the_plan_task_runs_on_every_rank_and_its_failure_is_reported_on_rank_0(
     costs = [sol.cost_eur for sol in res.solutions]
     mine = (costs, res.x.tolist(), len(res.history))
     assert res.rank_results == [(0, 2, *mine), (1, 2, *mine)]
+    # only the first `plan_ranks` take part: the others are not sent the solutions
+    res = solve_benders(inst, tol=1e-3, comm=WorkerComm(3), plan_task=task, plan_ranks=2)
+    assert [r[:2] for r in res.rank_results] == [(0, 3), (1, 3)]
 
     def failing(rank, size, plan, solutions, history):
         if rank == 1:

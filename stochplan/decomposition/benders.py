@@ -264,7 +264,7 @@ def solve_benders(inst: Instance, tol: float | None = None, max_iter: int | None
                   lp_phase: bool | None = None, stabilisation: str | None = None,
                   checkpoint_dir: Path | None = None, resume: LoopState | None = None,
                   stop_after: int | None = None, fingerprint: dict | None = None, comm=None,
-                  day_task=None, plan_task=None) -> PlanResult | int:
+                  day_task=None, plan_task=None, plan_ranks: int | None = None) -> PlanResult | int:
     """Rank 0: run Benders and → PlanResult. Other ranks: serve day solves and → the exit code.
 
     `resume` is the state of a checkpoint (`resume_state`; its fingerprint already compared with
@@ -272,11 +272,11 @@ def solve_benders(inst: Instance, tol: float | None = None, max_iter: int | None
     finish and its checkpoint be written; then `interrupts.Interrupted` is raised. A checkpoint of a run that
     converged resumes without another iteration. `day_task(d, solution)` runs on the rank that owns day d at
     the final plan (the AC check and baseline day; see DayEvaluator); its results come back in
-    `PlanResult.day_results`. `plan_task(rank, size, x̂, solutions, history)` runs on every rank once the
-    final solutions are known (with more than one rank: the figures); its results, by rank, in
-    `PlanResult.rank_results`."""
+    `PlanResult.day_results`. `plan_task(rank, size, x̂, solutions, history)` runs on ranks 0 …
+    `plan_ranks` − 1 (default all) once the final solutions are known, with more than one rank (the figures);
+    its results, by rank, in `PlanResult.rank_results`."""
     comm = comm or get_comm()
-    tasks = {"day_task": day_task, "plan_task": plan_task}
+    tasks = {"day_task": day_task, "plan_task": plan_task, "plan_ranks": plan_ranks}
     with comm.serving(lambda: DayEvaluator(inst, comm, **tasks).serve()):    # forked workers' ranks
         return _solve_benders(inst, tol, max_iter, time_limit_s, multicut, lp_phase, stabilisation, checkpoint_dir,
                               resume, stop_after, fingerprint, comm, tasks)

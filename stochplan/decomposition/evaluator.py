@@ -34,15 +34,17 @@ PlanTask = Callable[[int, int, np.ndarray, list[DaySolution], object], object]
 
 class DayEvaluator:
     def __init__(self, inst: Instance, comm=None, day_task: Callable[[int, DaySolution], object] | None = None,
-                 plan_task: PlanTask | None = None):
+                 plan_task: PlanTask | None = None, plan_ranks: int | None = None):
         """`day_task(d, solution)`: run on the rank that owns day d after the final exact solve (the plan command's
         AC check and baseline day, workflows/final.FinalDay), its result gathered with the solution.
         `plan_task(rank, size, x̂, solutions, shared)`: run on every rank once rank 0 holds every day's final
-        solution (sent to all ranks, with `solutions_at`'s `shared`), its results gathered to rank 0 by rank (the
-        plan command's figures, shared out); only with more than one rank. Every rank passes the same tasks."""
+        solution (sent to ranks 1 … `plan_ranks` − 1, default all, with `solutions_at`'s `shared`), its results
+        sent back to rank 0 (the plan command's figures, shared out); only with more than one rank. Every rank
+        passes the same tasks."""
         self.inst, self.comm = inst, comm or SerialComm()
         self.day_task = day_task
         self.plan_task = plan_task if self.comm.size > 1 else None
+        self.plan_ranks = min(self.comm.size, plan_ranks or self.comm.size)
         self.task_results: list | None = None     # rank 0: day_task's result per day, after solutions_at
         self.plan_results: list | None = None     # rank 0: plan_task's result per rank, after solutions_at
         self.n_days, self.n_x = len(inst.days), inst.first.n_x
@@ -157,25 +159,35 @@ class DayEvaluator:
         return solutions
 
     def _share_plan(self, plan: tuple | None = None) -> list | None:
-        """Every rank: the final plan and solutions from rank 0 (`plan`, None when a day failed there), then
-        plan_task on each rank; → rank 0: the results by rank. A task that fails on any rank raises RuntimeError
-        on rank 0 with its traceback, after the gather (every rank must reach it)."""
-        if self.plan_task is None:
+        """Ranks 0 … plan_ranks − 1: the final plan and solutions from rank 0 (`plan`: None when a day failed
+        there), plan_task on each, its result back to rank 0 → rank 0: the results by rank. Point to point, so
+        that only the ranks that take part receive the solutions (a year of them on a large feeder is hundreds
+        of MB). A task that fails on any rank raises RuntimeError on rank 0 with its traceback, once every
+        result is in (each rank must hear from rank 0, and rank 0 from each)."""
+        if self.plan_task is None or self.comm.rank >= self.plan_ranks:
             return None
-        plan = self.comm.bcast_object(plan)
+        others = range(1, self.plan_ranks)
+        if self.comm.rank != 0:
+            plan = self.comm.recv_object(0)
+            if plan is not None:
+                self.comm.send_object(self._plan_task(plan), 0)
+            return None
+        for rank in others:
+            self.comm.send_object(plan, rank)
         if plan is None:
             return None
-        try:
-            mine = (True, self.plan_task(self.comm.rank, self.comm.size, *plan))
-        except Exception:
-            mine = (False, traceback.format_exc())
-        parts = self.comm.gather_objects([mine], np.arange(self.comm.size))
-        if self.comm.rank != 0:
-            return None
+        parts = [self._plan_task(plan)] + [self.comm.recv_object(rank) for rank in others]
         for rank, (ok, value) in enumerate(parts):
             if not ok:
                 raise RuntimeError(f"rank {rank}: the work on the final plan failed:\n{value}")
         return [value for _, value in parts]
+
+    def _plan_task(self, plan: tuple) -> tuple[bool, object]:
+        """(True, plan_task's result) or (False, its traceback): a failure must still reach rank 0."""
+        try:
+            return True, self.plan_task(self.comm.rank, self.comm.size, *plan)
+        except Exception:
+            return False, traceback.format_exc()
 
     def stop(self, code: int) -> None:
         """Release the other ranks; they exit with `code`."""

@@ -48,8 +48,6 @@ class SerialComm:
     def bcast(self, array: np.ndarray) -> np.ndarray:
         return array
 
-    def bcast_object(self, obj):
-        return obj
 
     def gather_rows(self, local: np.ndarray, owners: np.ndarray) -> np.ndarray | None:
         """Rows computed here for the days this rank owns → all rows in day order (rank 0)."""
@@ -83,9 +81,12 @@ class MPIComm:
         self.comm.Bcast(buf, root=0)
         return buf
 
-    def bcast_object(self, obj):
-        """Rank 0's object to every rank (pickled: used once, for the final plan's solutions)."""
-        return self.comm.bcast(obj, root=0)
+    def send_object(self, obj, dest: int) -> None:
+        """To rank `dest` (pickled: used once, for the final plan's solutions and what is made from them)."""
+        self.comm.send(obj, dest=dest)
+
+    def recv_object(self, source: int):
+        return self.comm.recv(source=source)
 
     def gather_rows(self, local: np.ndarray, owners: np.ndarray) -> np.ndarray | None:
         """Gatherv of each rank's rows (its days in increasing order) to rank 0, reordered into day order.

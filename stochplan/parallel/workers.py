@@ -131,13 +131,12 @@ class WorkerComm:
             self._send(rank, buf.tobytes())
         return buf
 
-    def bcast_object(self, obj):
-        """Rank 0's object to every rank (pickled, as MPIComm's)."""
-        if self.rank != 0:
-            return self._receive(0, pickled=True)
-        for rank in range(1, self.size):
-            self._send(rank, obj, pickled=True)
-        return obj
+    def send_object(self, obj, dest: int) -> None:
+        """From rank 0 to worker `dest`, or from a worker to rank 0 (pickled, as MPIComm's)."""
+        self._send(dest, obj, pickled=True)
+
+    def recv_object(self, source: int):
+        return self._receive(source, pickled=True)
 
     def gather_rows(self, local: np.ndarray, owners: np.ndarray) -> np.ndarray | None:
         """Each rank's rows (its days in increasing order) to rank 0, in day order."""
