@@ -48,7 +48,6 @@ class SerialComm:
     def bcast(self, array: np.ndarray) -> np.ndarray:
         return array
 
-
     def gather_rows(self, local: np.ndarray, owners: np.ndarray) -> np.ndarray | None:
         """Rows computed here for the days this rank owns → all rows in day order (rank 0)."""
         return np.array(local, dtype=float, copy=True)

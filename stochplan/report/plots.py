@@ -144,7 +144,7 @@ def voltage_bands(inst: Instance, plan: np.ndarray, solutions: list[DaySolution]
     the year: the min–max band, the 5–95 % band and the median; each day's lowest bus voltage as a line."""
     plt = pyplot()
     ref, day0 = inst.ref, inst.days[0]
-    v = np.stack([sol.dispatch["v_pu"][1:] for sol in solutions])           # (days, buses, T)
+    v = np.stack([sol.dispatch["v_pu"][1:] for sol in solutions])               # (days, buses, T)
     samples = v.transpose(2, 0, 1).reshape(v.shape[2], -1)                      # (T, days · buses)
     weights = np.repeat([d.weight for d in inst.days], v.shape[1])
     q = weighted_quantiles(samples, weights, [0.05, 0.5, 0.95])
@@ -221,7 +221,7 @@ def storage_energy(inst: Instance, plan: np.ndarray, solutions: list[DaySolution
     weights = np.array([d.weight for d in inst.days])
     lines = None
     for ax, k in zip(axes, built):
-        e = np.array([sol.dispatch["storage_e_mwh"][k] for sol in solutions])      # (days, T + 1)
+        e = np.array([sol.dispatch["storage_e_mwh"][k] for sol in solutions])          # (days, T + 1)
         lines = _days_as_lines(ax, inst, x, e, "each day")
         ax.plot(x, weights @ e / weights.sum(), color="black", lw=1.8, label="day-weighted mean")
         ax.axhline(e_cap[k], color="tab:red", ls="--", lw=0.8, label="energy rating")
@@ -303,8 +303,7 @@ def rank_share(inst: Instance, rank: int, size: int) -> list[str]:
     dealt from rank 1 on (rank 0, which writes every file after them, gets the fewest), the costliest first:
     convergence.png (0.22 s on the default case; the others 0.13–0.19 s). Two ranks: 0.66 against 0.52 s,
     against 0.74 and 0.44 s with convergence.png dealt last."""
-    names = plot_names(inst)
-    names = [CONVERGENCE] + [name for name in names if name != CONVERGENCE] if CONVERGENCE in names else names
+    names = [CONVERGENCE] + [name for name in plot_names(inst) if name != CONVERGENCE]
     return [name for i, name in enumerate(names) if (i + 1) % size == rank]
 
 
