@@ -3,7 +3,8 @@
     mpiexec -n 2 python tests/fail_on_rank.py DAY_INDEX FAIL_AT_CALL -- plan CASE --out DIR
     python tests/fail_on_rank.py -1 FAIL_AT_CALL -- plan CASE --out DIR --workers 2
 The failure is injected here, in the test, by wrapping the solver call the evaluator makes. DAY_INDEX −1: a
-forked worker (parallel/workers.py) is killed at its FAIL_AT_CALL-th solve instead, as by the OOM killer."""
+forked worker (parallel/workers.py) is killed at its FAIL_AT_CALL-th solve instead, as by the OOM killer.
+FAIL_AT_CALL 0: the day fails in the final exact solve of the plan (after the loop), wherever it is solved."""
 import os
 import sys
 
@@ -22,7 +23,9 @@ def failing_solve_day(model, x_hat, cut=False):
         calls["n"] += 1
         if calls["n"] >= fail_at:
             os._exit(9)
-    if model.day.day == day_index:
+    if fail_at == 0 and model.day.day == day_index and not cut:
+        raise SolverError(f"day {model.day.day}", "NumericalError (injected by the test)")
+    if fail_at > 0 and model.day.day == day_index:
         calls["n"] += 1
         if calls["n"] >= fail_at:
             raise SolverError(f"day {model.day.day}", "NumericalError (injected by the test)")

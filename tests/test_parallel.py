@@ -198,6 +198,19 @@ def test_a_failed_solve_on_one_rank_stops_the_job(case, serial_run, how, backend
     assert not (out / "results.json").exists()
 
 
+@pytest.mark.parametrize("how,backend", TWO_RANKS)
+def test_a_day_failing_in_the_final_solve_stops_every_rank(case, serial_run, how, backend):
+    """After the loop the ranks solve the plan's days exactly, then the figure-drawing ranks wait for the plan:
+    a failure there must release them (no hang) and end the run as any solver failure does."""
+    out = case.parent / f"failing-final-{backend}"
+    day = json.loads((serial_run / "results.json").read_text())["scenarios"][4]["day"]
+    proc = stochplan_on(day, 0, "--", "plan", case, "--out", out, script=HERE / "fail_on_rank.py", **how)
+    assert proc.returncode == 3, proc.stderr
+    assert re.search(rf"solver failure: day {day} on rank \d: solver status", proc.stderr)
+    state = json.loads((out / "checkpoint.json").read_text())["state"]
+    assert state["finished"] == "gap" and not (out / "results.json").exists()
+
+
 def test_a_worker_that_dies_stops_the_job_with_a_clear_error(case):
     """A forked worker killed in its 5th solve (the out-of-memory killer, say): rank 0 names it, exit 3, the
     checkpoint of the last complete iteration stays, nothing else is written."""
