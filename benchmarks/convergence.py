@@ -86,7 +86,7 @@ def command_row(path: str, k: int | None, ranks: int, workers: int | None, stabi
     figures from results.json."""
     with tempfile.TemporaryDirectory() as tmp:
         out = Path(tmp) / "out"
-        cmd = [sys.executable, "-m", "stochplan", "plan", path, "--out", str(out), "-q"]
+        cmd = [sys.executable, "-m", "stochplan", "plan", path, "--out", str(out), "-q", "--method", "benders"]
         cmd = (["mpiexec", "-n", str(ranks)] if ranks > 1 else []) + cmd + (["--k", str(k)] if k else []) \
             + (["--workers", str(workers)] if workers else [])
         t0 = time.perf_counter()

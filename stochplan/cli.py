@@ -81,8 +81,9 @@ def _parser() -> argparse.ArgumentParser:
     plan = sub.add_parser("plan", help="plan storage and chargers for a case")
     plan.add_argument("case", nargs="?", help="case file (TOML); default scenarios/ieee33.toml")
     plan.add_argument("--out", help="output directory (default results/<case name>)")
-    plan.add_argument("--method", choices=("benders", "ef"), default="benders",
-                      help="Benders decomposition or the extensive form (exact: branch-and-bound over the sites)")
+    plan.add_argument("--method", choices=("benders", "ef"),
+                      help="Benders decomposition or the extensive form (exact: branch-and-bound over the sites); "
+                           "default: the case's plan.method, benders unless it says ef")
     plan.add_argument("--k", type=int, help="representative days (overrides scenarios.k; year scenarios)")
     plan.add_argument("--tol", type=float, help="relative Benders gap to stop at (default from case, 1e-4)")
     plan.add_argument("--max-iter", type=int, help="Benders iteration cap")
@@ -205,6 +206,7 @@ def _continue_command(args, case, out: Path) -> str:
         if value is not None:
             words += [flag, str(value)]
     words += ["--no-validate"] if args.no_validate else []
+    words += ["--method", args.method] if args.method != case.plan.method else []
     return " ".join(shlex.quote(w) for w in words)
 
 
@@ -217,11 +219,21 @@ def _check_plan_options(args, comm) -> None:
         raise InputError("--time-limit", f"must be > 0, got {args.time_limit}")
     if args.stop_after is not None and args.stop_after < 1:
         raise InputError("--stop-after", f"must be ≥ 1, got {args.stop_after}")
-    if args.method == "ef" and comm.size > 1:
-        raise InputError("--method", "the extensive form is one problem on one rank; run it without mpiexec")
     _check_workers(args, comm)
-    if args.method == "ef" and (args.resume or args.stop_after):
-        raise InputError("--resume" if args.resume else "--stop-after", "applies to Benders runs, not --method ef")
+
+
+def _choose_method(args, comm, case) -> None:
+    """--method, else the case's plan.method; the extensive form's limits checked against it."""
+    field = "--method" if args.method else "plan.method"
+    args.method = args.method or case.plan.method
+    if args.method != "ef":
+        return
+    also = "" if field == "--method" else " (or pass --method benders)"
+    if comm.size > 1:
+        raise InputError(field, "the extensive form is one problem on one rank; run it without mpiexec" + also)
+    if args.resume or args.stop_after:
+        raise InputError("--resume" if args.resume else "--stop-after",
+                         f"applies to Benders runs, not the extensive form ({field} = ef){also}")
 
 
 def _plan(args, comm, ctx: _Context) -> int:
@@ -231,6 +243,7 @@ def _plan(args, comm, ctx: _Context) -> int:
     _check_plan_options(args, comm)
     case = load_case(args.case or default_case_path())
     _check_k(args.k, case)
+    _choose_method(args, comm, case)
     out_path = _plan_out(args, case)
     if comm.rank == 0 and not args.dry_run:
         outdir.check(out_path)

@@ -239,6 +239,13 @@ class BendersConfig:
 
 
 @dataclass(frozen=True)
+class PlanConfig:
+    # how `stochplan plan` solves the case where --method is not given: Benders decomposition, or the exact
+    # extensive form (branch-and-bound over the sites), the faster where there is little to decompose (one day)
+    method: str = key("benders", choices=("benders", "ef"))
+
+
+@dataclass(frozen=True)
 class Case:
     name: str
     path: Path
@@ -255,12 +262,13 @@ class Case:
     investment: InvestmentConfig
     benders: BendersConfig = field(default_factory=BendersConfig)
     economics: EconomicsConfig = field(default_factory=EconomicsConfig)
+    plan: PlanConfig = field(default_factory=PlanConfig)
 
 
 SECTIONS = {"network": NetworkConfig, "time": TimeConfig, "model": ModelConfig, "prices": PricesConfig,
             "profiles": ProfilesConfig, "storage": StorageConfig, "chargers": ChargerConfig, "ev": EVConfig,
             "scenarios": ScenarioConfig, "investment": InvestmentConfig, "economics": EconomicsConfig,
-            "benders": BendersConfig}
+            "benders": BendersConfig, "plan": PlanConfig}
 
 
 # --------------------------------------------------------------------------- field readers

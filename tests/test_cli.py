@@ -2,6 +2,7 @@
 import json
 import subprocess
 import sys
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -91,7 +92,7 @@ def test_plan_writes_the_contract(tmp_path, capsys):
     assert "## Other storage sitings" in summary and f"{other['lower_bound']:,.0f}" in summary
 
 
-def test_extensive_form_from_the_cli(tmp_path):
+def test_extensive_form_from_the_cli(tmp_path, capsys):
     out_b, out_e = tmp_path / "b", tmp_path / "e"
     case = str(write_case(tmp_path))
     assert main(["plan", case, "--out", str(out_b), "--tol", "1e-6", "-q"]) == 0
@@ -101,6 +102,17 @@ def test_extensive_form_from_the_cli(tmp_path):
     # binary siting: the EF is exact by branch-and-bound over the sites
     assert e["method"] == "ef" and e["model"]["siting"] == "binary" and e["extensive_form"]["nodes"] >= 1
     assert b["objective"]["total"] == pytest.approx(e["objective"]["total"], rel=1e-4)
+    # a case file may choose the method (plan.method): the EF without --method, its limits named by that key
+    ef_case = tmp_path / "ef_case.toml"
+    ef_case.write_text(Path(case).read_text() + '\n[plan]\nmethod = "ef"\n')
+    assert main(["plan", str(ef_case), "--out", str(tmp_path / "k"), "-q"]) == 0
+    k = json.loads((tmp_path / "k" / "results.json").read_text())
+    assert k["method"] == "ef" and k["objective"]["total"] == pytest.approx(e["objective"]["total"], rel=1e-12)
+    capsys.readouterr()
+    assert main(["plan", str(ef_case), "--out", str(tmp_path / "s"), "--stop-after", "1"]) == 2
+    assert capsys.readouterr().err.strip() == ("stochplan: error: --stop-after: applies to Benders runs, not the "
+                                               "extensive form (plan.method = ef) (or pass --method benders)")
+    assert not (tmp_path / "s").exists()
 
 
 BAD_INPUTS = [
