@@ -19,6 +19,7 @@ import argparse
 import gc
 import json
 import logging
+import multiprocessing
 import os
 import shlex
 import sys
@@ -135,6 +136,26 @@ class _Context:
         except (OSError, ValueError, KeyError, TypeError):
             iteration = "?"
         return (f"; checkpoint (iteration {iteration}) in {self.checkpoint}; continue with: {self.continue_cmd}")
+
+
+def run() -> None:
+    """The console script (and `python -m stochplan`): `main`, then the process ends at once where no MPI was
+    started. By then every output is written and closed and every child process joined; what is left is the
+    interpreter freeing a run's objects one by one, which took 0.5–1.1 s after a 9–10 s default-case command
+    (measured side by side). Under MPI the normal exit runs MPI's finalize."""
+    code = main()
+    if "mpi4py.MPI" in sys.modules:
+        sys.exit(code)
+    for child in multiprocessing.active_children():    # none expected; never leave one behind
+        child.terminate()
+        child.join()
+    logging.shutdown()
+    try:
+        sys.stdout.flush()
+        sys.stderr.flush()
+    except (BrokenPipeError, OSError):                  # the reader went away (see `main`)
+        pass
+    os._exit(code)
 
 
 def main(argv: list[str] | None = None) -> int:
