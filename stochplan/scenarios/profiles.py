@@ -61,8 +61,10 @@ def _profile_columns(folder: Path) -> dict[str, tuple[str, str]]:
 
 def _profile_table(folder: Path, columns: dict[str, tuple[str, str]]) -> pd.DataFrame:
     """The profiles `columns` (name → (table, column)) as one table on a regular 15-minute index."""
-    read = {table: pd.read_csv(folder / f"{table}.csv", sep=";", index_col=False, usecols=["time"] + sorted(
-        {column for t, column in columns.values() if t == table})) for table in ("LoadProfile", "RESProfile")}
+    needed = {table: sorted({column for t, column in columns.values() if t == table})
+              for table in ("LoadProfile", "RESProfile")}
+    read = {table: pd.read_csv(folder / f"{table}.csv", sep=";", index_col=False, usecols=["time"] + cols)
+            for table, cols in needed.items() if cols or table == "LoadProfile"}   # (its time stamps)
     load = read["LoadProfile"]
     # The 35 136 quarter-hours of 2016 form a regular local-time series in which the daylight-saving shifts
     # are absorbed; parsing the stamps would open a gap in March and a doubled hour in October.
