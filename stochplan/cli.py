@@ -314,10 +314,11 @@ def _plan(args, comm, ctx: _Context) -> int:
                      res.timings["nodes"], res.timings["siting"], res.timings["total_s"])
         else:
             from .decomposition import solve_benders
+            from .report.plots import drawing_ranks
             res = solve_benders(inst, tol=args.tol, max_iter=args.max_iter, time_limit_s=args.time_limit,
                                 checkpoint_dir=out.path if out else None, resume=saved, stop_after=args.stop_after,
                                 fingerprint=fingerprint, comm=comm, day_task=final,   # each rank its own days
-                                plan_task=final.figures, plan_ranks=final.figure_ranks(comm.size))
+                                plan_task=final.figures, plan_ranks=drawing_ranks(inst, comm.size))
             if comm.rank != 0:
                 return res                       # the exit code rank 0 chose
             if res.stop_reason == "stop_after":

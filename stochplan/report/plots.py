@@ -307,6 +307,11 @@ def rank_share(inst: Instance, rank: int, size: int) -> list[str]:
     return [name for i, name in enumerate(names) if (i + 1) % size == rank]
 
 
+def drawing_ranks(inst: Instance, size: int) -> int:
+    """How many of `size` ranks `rank_share` gives figures to: ranks 0 … one per figure, no more."""
+    return min(size, len(plot_names(inst)) + 1)
+
+
 def render(inst: Instance, plan: np.ndarray, solutions: list[DaySolution], history: list[Iteration],
            names: list[str]) -> dict[str, bytes]:
     """The figures `names` as PNG bytes, the same bytes `plot_all` writes (for rank 0 to write)."""

@@ -14,7 +14,7 @@ import pandas as pd
 from ..errors import SolverError
 from ..instance import Instance
 from ..parallel.helper import Helper
-from ..report.plots import plot_names, rank_share, render
+from ..report.plots import rank_share, render
 from ..result import DaySolution, Iteration, PlanResult
 from .economics import Baseline, BaselineDays
 from .validation import COLUMNS, DayCheck
@@ -41,10 +41,6 @@ class FinalDay:
         solution."""
         baseline, failed = (None, None) if self.beside is not None else self._baseline_day(d)
         return {"ac": self.check(d, solution) if self.check else None, "baseline": baseline, "failed": failed}
-
-    def figure_ranks(self, size: int) -> int:
-        """How many of `size` ranks draw figures: none beyond one per figure."""
-        return min(size, len(plot_names(self.inst)) + 1)
 
     def figures(self, rank: int, size: int, plan: np.ndarray, solutions: list[DaySolution],
                 history: list[Iteration]) -> dict[str, bytes]:
