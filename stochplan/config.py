@@ -236,6 +236,9 @@ class BendersConfig:
     # decomposition/stabilisation.py: KINDS (the default chosen by measurement)
     stabilisation: str = key("interior-level", choices=("level", "interior-level", "trust-region", "in-out", "none"))
     in_out_alpha: float = key(0.5, gt=0, le=1)   # weight of the master point in the separation point
+    # iteration 0 prices the exact plan of the planned days reduced to this many by K-Medoids
+    # (decomposition/warmstart.py) instead of "build nothing"; 0: off, and so where it is ≥ the days planned
+    warm_start_days: int = key(0, ge=0)
 
 
 @dataclass(frozen=True)

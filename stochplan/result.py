@@ -61,6 +61,7 @@ class PlanResult:
     day_results: list | None = None   # per day, what Benders' day_task made where the day was solved
     siting_bounds: list[dict] | None = None   # Benders: each siting's least possible cost (benders.siting_bounds)
     rank_results: list | None = None  # by rank, what Benders' plan_task made at the chosen plan (several ranks)
+    warm_start: dict | None = None    # Benders: the warm start's days and value (decomposition/warmstart.py)
 
 
 def strict(value, nonfinite=None):

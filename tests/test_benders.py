@@ -89,6 +89,39 @@ def test_benders_equals_the_exact_extensive_form_for_binary_siting(small_case, s
     assert bd.y.tolist() == ef.y.tolist()
 
 
+@pytest.mark.parametrize("stabilisation", ["level", "interior-level"])
+def test_a_warm_start_prices_the_exact_plan_of_the_medoid_days_first(small_case, stabilisation):
+    """benders.warm_start_days = 1 of the small case's 2 days: iteration 0 prices the exact EF optimum of the
+    medoid day, which carries both days' weight (decomposition/warmstart.py), instead of "build nothing"; the
+    run still ends at the exact EF optimum. With as many days as planned there is nothing to reduce: no warm
+    start."""
+    import json
+    from dataclasses import replace
+
+    from stochplan.decomposition.warmstart import reduced_days, warm_start
+
+    data, tmp_path = small_case
+    inst = instance_of(data, tmp_path)
+    days = reduced_days(inst, 1)
+    assert len(days) == 1 and days[0].day in [d.day for d in inst.days]
+    assert days[0].weight == pytest.approx(sum(d.weight for d in inst.days))
+    reduced = solve_extensive(replace(inst, days=days))
+    out = tmp_path / f"warm-{stabilisation}"
+    out.mkdir()
+    bd = solve_benders(inst, tol=1e-5, max_iter=200, stabilisation=stabilisation, warm_start_days=1,
+                       checkpoint_dir=out)
+    first_plan = json.loads((out / "checkpoint.json").read_text())["state"]["priced"][0][0]
+    assert first_plan == reduced.x.tolist() and reduced.investment_eur > 0      # not "build nothing"
+    assert bd.warm_start == {"days": [days[0].day], "weights": [days[0].weight], "value_eur": reduced.upper_bound,
+                             "nodes": reduced.timings["nodes"]}
+    assert bd.timings["warm_start_s"] > 0
+    ef = solve_extensive(inst)
+    assert bd.converged and bd.upper_bound == pytest.approx(ef.upper_bound, rel=1e-4)
+    assert bd.history[0].upper_bound >= ef.upper_bound * (1 - 1e-7)    # a plan of the full problem
+    assert bd.y.tolist() == ef.y.tolist()
+    assert warm_start(inst, 2) is None and warm_start(inst, 0) is None
+
+
 def test_siting_bounds_lie_below_each_sitings_exact_optimum(small_case):
     """results.json → benders.siting_bounds: for every siting the least cost the run's cuts allow. Each must lie
     below that siting's exact optimum (the EF with the sites fixed), and the plan's siting is the one chosen."""

@@ -51,6 +51,8 @@ count = 5
 seed = 2
 [investment]
 max_storage_sites = 1
+[benders]
+warm_start_days = 2
 """
 
 

@@ -10,7 +10,8 @@ if the best plan is already within the tolerance of it, the run stops without pr
 stabiliser (stabilisation.py: level, interior-level, trust-region, in-out, none) picks the plan to price,
 every day is priced at it (one cut per day; single-cut sums them) and the best plan is updated.
 
-- Iteration 0 prices "build nothing", so every θ_s has a cut before the first master solve.
+- Iteration 0 prices "build nothing", or with `benders.warm_start_days` the exact plan of the days reduced to
+  a few (warmstart.py), so every θ_s has a cut before the first master solve.
 - LP phase (option, binary siting only): first converge on the master's LP relaxation, whose cuts stay
   valid, then restore integrality. Its plans are fractional, so they never become the incumbent.
 
@@ -35,6 +36,7 @@ from ..result import DAYS_PER_YEAR, Iteration, PlanResult
 from . import checkpoint
 from .evaluator import DayEvaluator
 from .stabilisation import make as make_stabiliser
+from .warmstart import warm_start
 
 log = logging.getLogger(__name__)
 EXIT_CODES = {"gap": 0, "max_iter": 1, "time_limit": 1, "stop_after": 4, "SIGINT": 130, "SIGTERM": 143}
@@ -65,6 +67,7 @@ class LoopState:
     rebalanced: bool = False
     finished: str | None = None                      # the stop reason once the loop has ended
     multicut: bool = True
+    warm_start: dict | None = None                   # the warm start's days, value and cost (warmstart.py)
 
     def to_json(self) -> dict:
         out = dict(self.__dict__)
@@ -87,6 +90,9 @@ class LoopState:
             if not isinstance(getattr(s, key), bool):
                 schema.fail(f"state.{key}", "must be true or false")
         s.finished = data.get("finished")
+        s.warm_start = data.get("warm_start")
+        if s.warm_start is not None and not isinstance(s.warm_start, dict):
+            schema.fail("state.warm_start", "must be an object or null")
         if s.finished not in (None, *EXIT_CODES):
             schema.fail("state.finished", f"is '{s.finished}'")
         for key, length in (("best_x", n_x), ("phase_best_x", n_x), ("best_y", n_y), ("phase_best_y", n_y)):
@@ -187,12 +193,20 @@ class _Run:
 
     # ------------------------------------------------------------------ loop
 
-    def initial(self) -> None:
-        x0 = np.zeros(self.fs.n_x)
-        y0 = self.fs.fixed_y.copy() if self.fs.siting == "fixed" else np.zeros(self.fs.n_storage)
+    def initial(self, warm_days: int) -> None:
+        """Iteration 0: price "build nothing", or the warm start's plan (`warm_days` > 0; its time is counted as
+        master time, first-stage work on rank 0)."""
+        warm = warm_start(self.inst, warm_days)
+        if warm is None:
+            x0 = np.zeros(self.fs.n_x)
+            y0 = self.fs.fixed_y.copy() if self.fs.siting == "fixed" else np.zeros(self.fs.n_storage)
+        else:
+            x0, y0 = warm.x, warm.y
+            self.state.warm_start = warm.to_json()
+            self.state.master_s += warm.seconds
         total, sub_s = self.price(x0, y0)
         self.improve(total, x0, y0)
-        self.record(-np.inf, total, 0.0, sub_s)
+        self.record(-np.inf, total, warm.seconds if warm else 0.0, sub_s)
 
     def resume(self, state: LoopState) -> None:
         self.state = state
@@ -264,7 +278,8 @@ def solve_benders(inst: Instance, tol: float | None = None, max_iter: int | None
                   lp_phase: bool | None = None, stabilisation: str | None = None,
                   checkpoint_dir: Path | None = None, resume: LoopState | None = None,
                   stop_after: int | None = None, fingerprint: dict | None = None, comm=None,
-                  day_task=None, plan_task=None, plan_ranks: int | None = None) -> PlanResult | int:
+                  day_task=None, plan_task=None, plan_ranks: int | None = None,
+                  warm_start_days: int | None = None) -> PlanResult | int:
     """Rank 0: run Benders and → PlanResult. Other ranks: serve day solves and → the exit code.
 
     `resume` is the state of a checkpoint (`resume_state`; its fingerprint already compared with
@@ -279,11 +294,11 @@ def solve_benders(inst: Instance, tol: float | None = None, max_iter: int | None
     tasks = {"day_task": day_task, "plan_task": plan_task, "plan_ranks": plan_ranks}
     with comm.serving(lambda: DayEvaluator(inst, comm, **tasks).serve()):    # forked workers' ranks
         return _solve_benders(inst, tol, max_iter, time_limit_s, multicut, lp_phase, stabilisation, checkpoint_dir,
-                              resume, stop_after, fingerprint, comm, tasks)
+                              resume, stop_after, fingerprint, comm, tasks, warm_start_days)
 
 
 def _solve_benders(inst, tol, max_iter, time_limit_s, multicut, lp_phase, stabilisation, checkpoint_dir, resume,
-                   stop_after, fingerprint, comm, tasks: dict) -> PlanResult | int:
+                   stop_after, fingerprint, comm, tasks: dict, warm_start_days) -> PlanResult | int:
     cfg = inst.case.benders
     pick = lambda value, default: default if value is None else value  # noqa: E731
     evaluator = DayEvaluator(inst, comm, **tasks)
@@ -306,7 +321,7 @@ def _solve_benders(inst, tol, max_iter, time_limit_s, multicut, lp_phase, stabil
                     raise InputError("--resume", "the checkpoint used a different cut type (benders.multicut)")
                 run.resume(resume)
             else:
-                run.initial()
+                run.initial(pick(warm_start_days, cfg.warm_start_days))
             s = run.state
             if s.finished == "gap" and s.history[-1].gap <= run.tol:
                 reason = "gap"
@@ -338,8 +353,10 @@ def _solve_benders(inst, tol, max_iter, time_limit_s, multicut, lp_phase, stabil
                       stop_reason=reason, history=s.history, exactness=exact,
                       day_results=evaluator.task_results if solutions else None, siting_bounds=sitings,
                       rank_results=evaluator.plan_results if solutions else None,
+                      warm_start={k: v for k, v in s.warm_start.items() if k != "seconds"} if s.warm_start else None,
                       timings={"total_s": time.perf_counter() - run.start, "loop_s": loop_end - run.start,
                                "final_s": final_s, "build_s": evaluator.build_s,
+                               "warm_start_s": s.warm_start["seconds"] if s.warm_start else 0.0,
                                "master_s": s.master_s, "subproblems_s": s.sub_s,
                                "subproblem_busy_s": evaluator.busy_s, "subproblem_solver_s": evaluator.solver_s,
                                "ranks": comm.size, "ranks_backend": comm.backend,

@@ -54,17 +54,19 @@ def first_stage_constraints(x, y, fs, y_lo=None, y_hi=None):
     return cons
 
 
-def solve_extensive(inst: PlanInputs, exact: bool = True, comm=None) -> PlanResult:
+def solve_extensive(inst: PlanInputs, exact: bool = True, comm=None, quiet: bool = False) -> PlanResult:
     """The EF optimum; with binary siting and `exact`, by branch-and-bound (else the relaxation). After the root,
     nodes are solved `comm.size` at a time, best bounds first: on forked workers (parallel/workers.py) that
     inherit the compiled problem. The optimum does not depend on the count; the nodes solved may (a node the
-    serial order would prune can be in a batch)."""
+    serial order would prune can be in a batch). `quiet`: the nodes logged at DEBUG (a step inside another
+    method, Benders' warm start)."""
     fs = inst.first
     start = time.perf_counter()
     ef = _Nodes(inst)
     comm = comm or SerialComm()
     branching = exact and fs.siting == "binary" and fs.n_storage > 0
     best, best_plan, nodes = math.inf, None, 0
+    level = logging.DEBUG if quiet else logging.INFO
     queue = [(-math.inf, 0, np.zeros(fs.n_storage), np.ones(fs.n_storage))]
     batch = [queue.pop()]
     results = ef.solve_batch(comm, batch, branching)     # the root, here: workers forked after it inherit the
@@ -73,8 +75,8 @@ def solve_extensive(inst: PlanInputs, exact: bool = True, comm=None) -> PlanResu
             for (_, _, lo, hi), (value, x_val, y_val, sols) in zip(batch, results):
                 nodes += 1
                 fractional = np.abs(y_val - np.round(y_val))
-                log.info("EF node %d (sites %s): %.2f EUR/year%s", nodes, _describe(lo, hi), value,
-                         "" if sols is not None else f", y = {np.round(y_val, 3).tolist()}")
+                log.log(level, "EF node %d (sites %s): %.2f EUR/year%s", nodes, _describe(lo, hi), value,
+                        "" if sols is not None else f", y = {np.round(y_val, 3).tolist()}")
                 if value >= best - PRUNE * abs(best):
                     continue
                 if sols is not None:

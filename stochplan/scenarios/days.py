@@ -147,10 +147,15 @@ def year_of_days(case: Case, ref: Ref, k: int | None = None) -> Year:
     days = days_of_year(case, ref)
     field = "scenarios.k" if k is None else "--k"
     k = sc.k if k is None else k
-    x = features([np.array([d.load_p_mw.sum(0) for d in days]), np.array([d.pv_avail_mw.sum(0) for d in days]),
-                  np.array([d.ev_energy_mwh for d in days])[:, None],
-                  np.array([d.buy_eur_per_mwh for d in days])], sc.normalisation)
-    return Year(days=days, reduction=reduce_days(x, k, sc.metric, sc.seed, sc.backend, field))
+    return Year(days=days, reduction=reduce_days(day_features(days, sc.normalisation), k, sc.metric, sc.seed,
+                                                 sc.backend, field))
+
+
+def day_features(days: list[Day], how: str) -> np.ndarray:
+    """(days × features) for K-Medoids: each day's feeder load and PV curves, EV energy and price curve."""
+    return features([np.array([d.load_p_mw.sum(0) for d in days]), np.array([d.pv_avail_mw.sum(0) for d in days]),
+                     np.array([d.ev_energy_mwh for d in days])[:, None],
+                     np.array([d.buy_eur_per_mwh for d in days])], how)
 
 
 def days_of_year(case: Case, ref: Ref, only: Collection[int] | None = None) -> list[Day]:

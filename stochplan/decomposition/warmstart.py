@@ -1,0 +1,66 @@
+"""Benders' first plan (`benders.warm_start_days` = m > 0): the exact optimum of the planned days reduced to m.
+
+The K planned days are clustered once more by the case's own K-Medoids (the same features, metric and seed as
+the year's reduction to K); the m medoids, each carrying its cluster's weight, make a small two-stage problem
+that the extensive form solves exactly (branch-and-bound over the sites). Its plan x₀ is a plan of the full
+problem — the first stage does not depend on the days — so iteration 0 prices it instead of "build nothing":
+its cuts are valid like any priced plan's, and it becomes the first incumbent, i.e. the first centre of the
+level and interior-level steps. Why this and not the cuts the issue also names: pricing each day at its own
+optimum or at the EF relaxation's optimum was measured before (README, "Tried"): the first bounds only the
+lower bound and costs iterations elsewhere, the second costs a whole EF. The reduced EF costs two or three
+day solves' worth on the default case and starts the level steps next to the optimum: 14 → 9 iterations there.
+"""
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass, replace
+
+import numpy as np
+
+from ..formulations.extensive import solve_extensive
+from ..instance import Instance
+from ..scenarios.days import Day, day_features
+from ..scenarios.reduction import reduce_days
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class WarmStart:
+    x: np.ndarray
+    y: np.ndarray
+    days: list[int]          # the medoids' days of the year
+    weights: list[float]     # their cluster weights (sum: the planned days' weight)
+    value_eur: float         # the reduced problem's optimum [EUR/year]
+    nodes: int               # branch-and-bound nodes solved
+    seconds: float
+
+    def to_json(self) -> dict:
+        return {"days": self.days, "weights": self.weights, "value_eur": self.value_eur, "nodes": self.nodes,
+                "seconds": self.seconds}
+
+
+def reduced_days(inst: Instance, m: int) -> list[Day]:
+    """The planned days reduced to m medoids by the case's K-Medoids, each weighted by its cluster."""
+    sc, days = inst.case.scenarios, inst.days
+    reduction = reduce_days(day_features(days, sc.normalisation), m, sc.metric, sc.seed, sc.backend,
+                            "benders.warm_start_days")
+    weights = np.array([d.weight for d in days])
+    return [replace(days[i], weight=float(weights[reduction.labels == c].sum()))
+            for c, i in enumerate(reduction.medoids)]
+
+
+def warm_start(inst: Instance, m: int) -> WarmStart | None:
+    """The exact plan of the days reduced to m, or None where there is nothing to reduce (m = 0, or m ≥ K: the
+    reduced problem would be the whole one)."""
+    if m <= 0 or m >= len(inst.days):
+        return None
+    start = time.perf_counter()
+    days = reduced_days(inst, m)
+    res = solve_extensive(replace(inst, days=days), quiet=True)
+    warm = WarmStart(x=res.x, y=res.y, days=[d.day for d in days], weights=[d.weight for d in days],
+                     value_eur=res.upper_bound, nodes=res.timings["nodes"], seconds=time.perf_counter() - start)
+    log.info("warm start: the exact plan of %d medoid days (%s) of %d, %d branch-and-bound nodes, %.1f s",
+             m, ", ".join(str(d) for d in warm.days), len(inst.days), warm.nodes, warm.seconds)
+    return warm
