@@ -7,8 +7,11 @@ command with the case's own settings. Prints one table (and writes it as CSV wit
     case, K, method, iterations, gap, objective EUR/yr, algorithm s, master s, command s, ratio to the EF
 
     python benchmarks/convergence.py [CASE[:K] ...] [--stabilisations level,interior-level,trust-region,in-out,none]
-                                     [--tol 1e-4] [--max-iter 150] [--no-ef] [--command] [--workers 2] [--ranks 2]
-                                     [--csv FILE]
+                                     [--warm-starts 0,2] [--tol 1e-4] [--max-iter 150] [--no-ef] [--command]
+                                     [--workers 2] [--ranks 2] [--csv FILE]
+
+Benders rows are labelled with their warm start (`w2`: benders.warm_start_days = 2, `w0`: none); `--warm-starts`
+runs each stabilisation with each of the given values instead of the case's own.
 
 Times are wall seconds on this machine (Clarabel single-threaded); the EF and the in-process Benders rows run in
 one process (with `--workers W` the EF also on W forked workers, its nodes after the root W at a time),
@@ -62,10 +65,11 @@ def run_case(spec: str, args) -> list[dict]:
             rows.append({**label, "method": "EF", "iterations": None, "gap": None, "objective": None,
                          "algorithm_s": time.perf_counter() - t0, "master_s": None, "note": str(exc)})
         print(_line(rows[-1]), flush=True)
-    for kind in args.stabilisations.split(","):
-        res = solve_benders(inst, tol=args.tol, max_iter=args.max_iter, stabilisation=kind)
+    for kind, warm in [(kind, warm) for kind in args.stabilisations.split(",")
+                       for warm in args.warm_starts or [case.benders.warm_start_days]]:
+        res = solve_benders(inst, tol=args.tol, max_iter=args.max_iter, stabilisation=kind, warm_start_days=warm)
         seconds = res.timings["loop_s"]      # the iterations, as in the command rows (not the final exact solve)
-        rows.append({**label, "method": f"benders {kind}", "iterations": res.history[-1].iteration, "gap": res.gap,
+        rows.append({**label, "method": f"benders {kind} w{warm}", "iterations": res.history[-1].iteration, "gap": res.gap,
                      "objective": res.exactness.get("total_eur"), "algorithm_s": seconds,
                      "master_s": res.timings["master_s"], "ratio_to_ef": seconds / ef_s[1] if 1 in ef_s else None,
                      "note": "" if res.converged else f"stopped: {res.stop_reason}"})
@@ -74,14 +78,13 @@ def run_case(spec: str, args) -> list[dict]:
     runs += [(1, w) for w in args.workers] + [(r, None) for r in args.ranks]
     for ranks, workers in runs:
         cores = ranks if ranks > 1 else workers       # against the EF on as many cores, where it was measured
-        rows.append({**label, **command_row(path, k, ranks, workers, case.benders.stabilisation,
+        rows.append({**label, **command_row(path, k, ranks, workers, case.benders,
                                             ef_s.get(cores, ef_s.get(1)))})
         print(_line(rows[-1]), flush=True)
     return rows
 
 
-def command_row(path: str, k: int | None, ranks: int, workers: int | None, stabilisation: str,
-                ef_s: float | None) -> dict:
+def command_row(path: str, k: int | None, ranks: int, workers: int | None, benders, ef_s: float | None) -> dict:
     """The whole `stochplan plan` command on `ranks` MPI processes or, plain, on `workers` processes; its Benders
     figures from results.json."""
     with tempfile.TemporaryDirectory() as tmp:
@@ -93,7 +96,7 @@ def command_row(path: str, k: int | None, ranks: int, workers: int | None, stabi
         proc = subprocess.run(cmd, capture_output=True, text=True)
         command_s = time.perf_counter() - t0
         how = f"{ranks} ranks" if ranks > 1 else "1 process" if workers == 1 else f"{workers} workers"
-        row = {"method": f"plan, {how} ({stabilisation})", "command_s": command_s,
+        row = {"method": f"plan, {how} ({benders.stabilisation} w{benders.warm_start_days})", "command_s": command_s,
                "note": f"exit {proc.returncode}"}
         if (out / "results.json").exists():
             res = json.loads((out / "results.json").read_text())
@@ -106,7 +109,7 @@ def command_row(path: str, k: int | None, ranks: int, workers: int | None, stabi
 
 def _line(row: dict) -> str:
     fmt = lambda v, f: "-" if v is None or v != v else format(v, f)  # noqa: E731
-    return (f"{row['case']:<14}{row['K']:>4}  {row['method']:<26}{fmt(row.get('iterations'), 'd'):>6}"
+    return (f"{row['case']:<14}{row['K']:>4}  {row['method']:<34}{fmt(row.get('iterations'), 'd'):>6}"
             f"{fmt(row.get('gap'), '.1e'):>9}{fmt(row.get('objective'), ',.2f'):>16}{fmt(row.get('algorithm_s'), '.1f'):>9}"
             f"{fmt(row.get('master_s'), '.1f'):>8}{fmt(row.get('command_s'), '.1f'):>9}"
             f"{fmt(row.get('ratio_to_ef'), '.2f'):>8}  {row.get('note', '')}")
@@ -116,6 +119,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("cases", nargs="*", help="CASE.toml or CASE.toml:K (default: the default case)")
     parser.add_argument("--stabilisations", default=",".join(KINDS))
+    parser.add_argument("--warm-starts", type=lambda v: [int(m) for m in v.split(",")], default=[],
+                        help="benders.warm_start_days values to run each stabilisation with (default: the case's)")
     parser.add_argument("--tol", type=float, default=1e-4)
     parser.add_argument("--max-iter", type=int, default=150)
     parser.add_argument("--no-ef", action="store_true", help="skip the exact extensive form")
@@ -127,7 +132,7 @@ def main() -> None:
     parser.add_argument("--csv", help="write the table here")
     args = parser.parse_args()
     logging.basicConfig(level=logging.WARNING)
-    print(f"{'case':<14}{'K':>4}  {'method':<26}{'iters':>6}{'gap':>9}{'objective EUR/yr':>16}{'alg s':>9}"
+    print(f"{'case':<14}{'K':>4}  {'method':<34}{'iters':>6}{'gap':>9}{'objective EUR/yr':>16}{'alg s':>9}"
           f"{'master':>8}{'cmd s':>9}{'/EF':>8}")
     rows = []
     for spec in args.cases or [str(default_case_path())]:
