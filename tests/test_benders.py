@@ -33,13 +33,16 @@ def small_case(tmp_path):
     return data, tmp_path
 
 
-@pytest.mark.parametrize("siting", ["relaxed", "fixed"])
-def test_benders_equals_extensive_form(small_case, siting):
+@pytest.mark.parametrize("siting, warm", [("relaxed", 0), ("fixed", 0), ("relaxed", 1), ("fixed", 1)])
+def test_benders_equals_extensive_form(small_case, siting, warm):
+    """Also with a warm start (benders.warm_start_days = 1 of the 2 days), whose first plan has relaxed sites
+    here, or the fixed ones."""
     data, tmp_path = small_case
     data["storage"].update(siting=siting, fixed_sites=[2] if siting == "fixed" else [])
     inst = instance_of(data, tmp_path)
     ef = solve_extensive(inst)
-    bd = solve_benders(inst, tol=1e-6, max_iter=200)
+    bd = solve_benders(inst, tol=1e-6, max_iter=200, warm_start_days=warm)
+    assert (bd.warm_start is not None) == (warm > 0)
     assert bd.converged
     assert bd.upper_bound == pytest.approx(ef.upper_bound, rel=1e-4)
     assert bd.lower_bound == pytest.approx(ef.upper_bound, rel=1e-4)
@@ -52,10 +55,12 @@ def test_benders_equals_extensive_form(small_case, siting):
     assert ef.investment_eur > 0          # the case is not trivial: something is built
 
 
-def test_binary_siting_bounds_and_lower_bound_monotone(small_case):
+@pytest.mark.parametrize("lp_phase", [False, True])
+def test_binary_siting_bounds_and_lower_bound_monotone(small_case, lp_phase):
+    """Also with the LP phase after a warm start, whose integral first plan is the incumbent throughout."""
     data, tmp_path = small_case
     inst = instance_of(data, tmp_path)
-    res = solve_benders(inst, tol=1e-5, max_iter=200)
+    res = solve_benders(inst, tol=1e-5, max_iter=200, lp_phase=lp_phase, warm_start_days=1 if lp_phase else 0)
     assert res.converged
     lbs = np.array([h.lower_bound for h in res.history if np.isfinite(h.lower_bound)])
     assert (np.diff(lbs) >= -1e-7 * np.abs(lbs[1:])).all()
