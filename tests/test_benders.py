@@ -127,6 +127,23 @@ def test_a_warm_start_prices_the_exact_plan_of_the_medoid_days_first(small_case,
     assert warm_start(inst, 2) is None and warm_start(inst, 0) is None
 
 
+def test_a_failed_warm_start_is_reported_and_the_run_starts_from_nothing(small_case, monkeypatch, caplog):
+    from stochplan.decomposition import warmstart
+    from stochplan.errors import SolverError
+
+    def failing(*args, **kwargs):
+        raise SolverError("extensive form", "NumericalError (injected by the test)")
+
+    monkeypatch.setattr(warmstart, "solve_extensive", failing)
+    data, tmp_path = small_case
+    inst = instance_of(data, tmp_path)
+    res = solve_benders(inst, tol=1e-5, max_iter=200, warm_start_days=1)
+    cold = solve_benders(inst, tol=1e-5, max_iter=200, warm_start_days=0)
+    assert "warm start: extensive form" in caplog.text and "NumericalError" in caplog.text
+    assert res.warm_start is None and res.converged
+    assert [h.upper_bound for h in res.history] == [h.upper_bound for h in cold.history]
+
+
 def test_siting_bounds_lie_below_each_sitings_exact_optimum(small_case):
     """results.json → benders.siting_bounds: for every siting the least cost the run's cuts allow. Each must lie
     below that siting's exact optimum (the EF with the sites fixed), and the plan's siting is the one chosen."""

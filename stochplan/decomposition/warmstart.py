@@ -18,6 +18,7 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
+from ..errors import SolverError
 from ..formulations.extensive import solve_extensive
 from ..instance import Instance
 from ..scenarios.days import Day, day_features
@@ -53,12 +54,17 @@ def reduced_days(inst: Instance, m: int) -> list[Day]:
 
 def warm_start(inst: Instance, m: int) -> WarmStart | None:
     """The exact plan of the days reduced to m, or None where there is nothing to reduce (m = 0, or m ≥ K: the
-    reduced problem would be the whole one)."""
+    reduced problem would be the whole one) or its solve failed: a warning, and Benders starts from "build
+    nothing" — the warm start only saves iterations, the run does not depend on it."""
     if m <= 0 or m >= len(inst.days):
         return None
     start = time.perf_counter()
     days = reduced_days(inst, m)
-    res = solve_extensive(replace(inst, days=days), quiet=True)
+    try:
+        res = solve_extensive(replace(inst, days=days), quiet=True)
+    except SolverError as exc:
+        log.warning("warm start: %s; Benders starts from 'build nothing' instead", exc)
+        return None
     warm = WarmStart(x=res.x, y=res.y, days=[d.day for d in days], weights=[d.weight for d in days],
                      value_eur=res.upper_bound, nodes=res.timings["nodes"], seconds=time.perf_counter() - start)
     log.info("warm start: the exact plan of %d medoid days (%s) of %d, %d branch-and-bound nodes, %.1f s",
