@@ -69,7 +69,8 @@ def run_case(spec: str, args) -> list[dict]:
                        for warm in args.warm_starts or [case.benders.warm_start_days]]:
         res = solve_benders(inst, tol=args.tol, max_iter=args.max_iter, stabilisation=kind, warm_start_days=warm)
         seconds = res.timings["loop_s"]      # the iterations, as in the command rows (not the final exact solve)
-        rows.append({**label, "method": f"benders {kind} w{warm}", "iterations": res.history[-1].iteration, "gap": res.gap,
+        rows.append({**label, "method": f"benders {kind} w{warm}", "iterations": res.history[-1].iteration,
+                     "gap": res.gap,
                      "objective": res.exactness.get("total_eur"), "algorithm_s": seconds,
                      "master_s": res.timings["master_s"], "ratio_to_ef": seconds / ef_s[1] if 1 in ef_s else None,
                      "note": "" if res.converged else f"stopped: {res.stop_reason}"})
@@ -96,8 +97,8 @@ def command_row(path: str, k: int | None, ranks: int, workers: int | None, bende
         proc = subprocess.run(cmd, capture_output=True, text=True)
         command_s = time.perf_counter() - t0
         how = f"{ranks} ranks" if ranks > 1 else "1 process" if workers == 1 else f"{workers} workers"
-        row = {"method": f"plan, {how} ({benders.stabilisation} w{benders.warm_start_days})", "command_s": command_s,
-               "note": f"exit {proc.returncode}"}
+        row = {"method": f"plan, {how} ({benders.stabilisation} w{benders.warm_start_days})",
+               "command_s": command_s, "note": f"exit {proc.returncode}"}
         if (out / "results.json").exists():
             res = json.loads((out / "results.json").read_text())
             seconds = res["timings_s"]["loop_s"]        # the iterations; the final day tasks are in cmd s

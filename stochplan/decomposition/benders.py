@@ -91,8 +91,12 @@ class LoopState:
                 schema.fail(f"state.{key}", "must be true or false")
         s.finished = data.get("finished")
         s.warm_start = data.get("warm_start")
-        if s.warm_start is not None and not isinstance(s.warm_start, dict):
-            schema.fail("state.warm_start", "must be an object or null")
+        if s.warm_start is not None:
+            if not isinstance(s.warm_start, dict):
+                schema.fail("state.warm_start", "must be an object or null")
+            for key in ("value_eur", "nodes", "seconds"):
+                s.warm_start[key] = schema.number(schema.get(s.warm_start, key, "state.warm_start"),
+                                                  f"state.warm_start.{key}")
         if s.finished not in (None, *EXIT_CODES):
             schema.fail("state.finished", f"is '{s.finished}'")
         for key, length in (("best_x", n_x), ("phase_best_x", n_x), ("best_y", n_y), ("phase_best_y", n_y)):
