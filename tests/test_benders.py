@@ -57,7 +57,7 @@ def test_benders_equals_extensive_form(small_case, siting, warm):
 
 @pytest.mark.parametrize("lp_phase", [False, True])
 def test_binary_siting_bounds_and_lower_bound_monotone(small_case, lp_phase):
-    """Also with the LP phase after a warm start, whose integral first plan is the incumbent throughout."""
+    """Also with the LP phase after a warm start, whose integral first plan is the first incumbent."""
     data, tmp_path = small_case
     inst = instance_of(data, tmp_path)
     res = solve_benders(inst, tol=1e-5, max_iter=200, lp_phase=lp_phase, warm_start_days=1 if lp_phase else 0)
