@@ -26,6 +26,7 @@ methods share.
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import logging
 import subprocess
@@ -65,8 +66,8 @@ def run_case(spec: str, args) -> list[dict]:
             rows.append({**label, "method": "EF", "iterations": None, "gap": None, "objective": None,
                          "algorithm_s": time.perf_counter() - t0, "master_s": None, "note": str(exc)})
         print(_line(rows[-1]), flush=True)
-    for kind, warm in [(kind, warm) for kind in args.stabilisations.split(",")
-                       for warm in args.warm_starts or [case.benders.warm_start_days]]:
+    for kind, warm in itertools.product(args.stabilisations.split(","),
+                                        args.warm_starts or [case.benders.warm_start_days]):
         res = solve_benders(inst, tol=args.tol, max_iter=args.max_iter, stabilisation=kind, warm_start_days=warm)
         seconds = res.timings["loop_s"]      # the iterations, as in the command rows (not the final exact solve)
         rows.append({**label, "method": f"benders {kind} w{warm}", "iterations": res.history[-1].iteration,

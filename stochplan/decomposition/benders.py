@@ -67,7 +67,8 @@ class LoopState:
     rebalanced: bool = False
     finished: str | None = None                      # the stop reason once the loop has ended
     multicut: bool = True
-    warm_start: dict | None = None                   # the warm start's days, value and cost (warmstart.py)
+    warm_start: dict | None = None                   # the warm start's days and value (warmstart.py)
+    warm_start_s: float = 0.0
 
     def to_json(self) -> dict:
         out = dict(self.__dict__)
@@ -79,7 +80,7 @@ class LoopState:
         """Check every field against `schema` (sizes of this run's x, y and days), then build the state."""
         n_x, n_days, n_y = schema.n_x, schema.n_days, schema.n_sites
         s = cls()
-        for key in ("iteration", "lb", "best_ub", "phase_lb", "phase_best", "master_s", "sub_s"):
+        for key in ("iteration", "lb", "best_ub", "phase_lb", "phase_best", "master_s", "sub_s", "warm_start_s"):
             setattr(s, key, schema.number(schema.get(data, key, "state"), f"state.{key}"))
         s.iteration = int(s.iteration)
         s.phase = schema.get(data, "phase", "state")
@@ -94,7 +95,7 @@ class LoopState:
         if s.warm_start is not None:
             if not isinstance(s.warm_start, dict):
                 schema.fail("state.warm_start", "must be an object or null")
-            for key in ("value_eur", "nodes", "seconds"):
+            for key in ("value_eur", "nodes"):
                 s.warm_start[key] = schema.number(schema.get(s.warm_start, key, "state.warm_start"),
                                                   f"state.warm_start.{key}")
         if s.finished not in (None, *EXIT_CODES):
@@ -206,7 +207,7 @@ class _Run:
             y0 = self.fs.fixed_y.copy() if self.fs.siting == "fixed" else np.zeros(self.fs.n_storage)
         else:
             x0, y0 = warm.x, warm.y
-            self.state.warm_start = warm.to_json()
+            self.state.warm_start, self.state.warm_start_s = warm.to_json(), warm.seconds
             self.state.master_s += warm.seconds
         total, sub_s = self.price(x0, y0)
         self.improve(total, x0, y0)
@@ -357,10 +358,10 @@ def _solve_benders(inst, tol, max_iter, time_limit_s, multicut, lp_phase, stabil
                       stop_reason=reason, history=s.history, exactness=exact,
                       day_results=evaluator.task_results if solutions else None, siting_bounds=sitings,
                       rank_results=evaluator.plan_results if solutions else None,
-                      warm_start={k: v for k, v in s.warm_start.items() if k != "seconds"} if s.warm_start else None,
+                      warm_start=s.warm_start,
                       timings={"total_s": time.perf_counter() - run.start, "loop_s": loop_end - run.start,
                                "final_s": final_s, "build_s": evaluator.build_s,
-                               "warm_start_s": s.warm_start["seconds"] if s.warm_start else 0.0,
+                               "warm_start_s": s.warm_start_s,
                                "master_s": s.master_s, "subproblems_s": s.sub_s,
                                "subproblem_busy_s": evaluator.busy_s, "subproblem_solver_s": evaluator.solver_s,
                                "ranks": comm.size, "ranks_backend": comm.backend,

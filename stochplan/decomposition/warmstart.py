@@ -38,8 +38,8 @@ class WarmStart:
     seconds: float
 
     def to_json(self) -> dict:
-        return {"days": self.days, "weights": self.weights, "value_eur": self.value_eur, "nodes": self.nodes,
-                "seconds": self.seconds}
+        """What results.json and the checkpoint keep (the seconds go with the run's timings)."""
+        return {"days": self.days, "weights": self.weights, "value_eur": self.value_eur, "nodes": self.nodes}
 
 
 def reduced_days(inst: Instance, m: int) -> list[Day]:

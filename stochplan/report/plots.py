@@ -45,10 +45,10 @@ def _ticks(ax, day):
     ax.set_xticks(x[idx], [f"{day.clock_h[i]:02.0f}h" for i in idx], fontsize=7)
 
 
-def _save(plt, fig, path) -> None:
+def _save(plt, fig, path, dpi: int = 100) -> None:
     """Into `path`: a file name or a binary buffer (a figure drawn on another rank)."""
     fig.tight_layout()
-    fig.savefig(path, dpi=100, format="png")
+    fig.savefig(path, dpi=dpi, format="png")
     plt.close(fig)
 
 
@@ -274,9 +274,7 @@ def convergence(inst: Instance, history: list[Iteration], path) -> None:
     ax_gap.set_xlabel("iteration")
     ax_gap.set_ylabel("relative gap [-]")
     ax_gap.legend()
-    fig.tight_layout()
-    fig.savefig(path, dpi=110, format="png")
-    plt.close(fig)
+    _save(plt, fig, path, dpi=110)
 
 
 PLOTS = {"feeder_map.png": feeder_map, "voltage_bands.png": voltage_bands, "line_loading.png": line_loading,
