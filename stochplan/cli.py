@@ -318,7 +318,8 @@ def _plan(args, comm, ctx: _Context) -> int:
             res = solve_benders(inst, tol=args.tol, max_iter=args.max_iter, time_limit_s=args.time_limit,
                                 checkpoint_dir=out.path if out else None, resume=saved, stop_after=args.stop_after,
                                 fingerprint=fingerprint, comm=comm, day_task=final,   # each rank its own days
-                                plan_task=final.figures, plan_ranks=drawing_ranks(inst, comm.size))
+                                plan_task=final.figures, plan_ranks=drawing_ranks(inst, comm.size),
+                                spare=final.spare_work)
             if comm.rank != 0:
                 return res                       # the exit code rank 0 chose
             if res.stop_reason == "stop_after":

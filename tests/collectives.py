@@ -1,5 +1,7 @@
 """Checks of the collective operations, run with the serial stand-in (in pytest) and under
 `mpiexec -n 2 python tests/collectives.py` (each rank runs it; rank 0 prints OK)."""
+import time
+
 import numpy as np
 
 from stochplan.parallel import assign_days, get_comm
@@ -24,6 +26,19 @@ def check_collectives(comm) -> None:
     per_rank = comm.gather_rows(np.array([[comm.rank + 0.5, 2.0]]), np.arange(comm.size))
     if comm.rank == 0:
         assert np.array_equal(per_rank[:, 0], np.arange(comm.size) + 0.5)
+
+    # bcast_while: a rank > 0 works (here: counts steps, 3 at most) while rank 0 is still busy, then receives
+    steps = []
+    comm.barrier()
+    if comm.rank == 0:
+        time.sleep(0.2)
+        comm.bcast(np.array([7.0, 8.0]))
+    else:
+        def step():
+            steps.append(time.sleep(0.001))
+            return len(steps) < 3
+        assert np.array_equal(comm.bcast_while(np.full(2, np.nan), step), [7.0, 8.0])
+        assert len(steps) == 3
 
     # the assignment is the same on every rank (no communication needed)
     owners = assign_days(np.array([3.0, 1.0, 2.0, 2.0]), comm.size)

@@ -174,13 +174,17 @@ def test_voltage_bands_quantiles_weigh_the_days_by_their_share_of_the_year():
     np.testing.assert_array_equal(heavy_last, [[4, 1], [4, 1]])     # the heavy sample is 4 in row 0, 1 in row 1
 
 
-def test_work_done_in_helper_processes_gives_the_files_of_one_process(tmp_path, monkeypatch):
+@pytest.mark.parametrize("warm", [0, 1])
+def test_work_done_in_helper_processes_gives_the_files_of_one_process(tmp_path, monkeypatch, warm):
     """A single process forks helpers (parallel/helper.py): the baseline's days while Benders runs, half of the
     figures while it writes the tables. The same files, the same bytes and economics, as when one process does
-    it all (an MPI rank never forks)."""
+    it all (an MPI rank never forks). With a warm start and no helper, the forked workers solve the baseline's
+    days while rank 0 computes it (the spare work an MPI rank does)."""
     from stochplan.parallel import helper
 
-    case = str(write_case(tmp_path))
+    case = write_case(tmp_path)
+    case.write_text(case.read_text() + f"\n[benders]\nwarm_start_days = {warm}\n")
+    case = str(case)
     for name, forked in (("forked", True), ("alone", False)):
         monkeypatch.setattr(helper, "helper_available", lambda forked=forked: forked)
         assert main(["plan", case, "--out", str(tmp_path / name), "--tol", "1e-5", "-q"]) == 0
@@ -206,7 +210,9 @@ def test_a_failed_baseline_solve_is_reported_with_its_status_and_nothing_is_writ
     monkeypatch.setattr(BaselineDays, "solve", fail)
     monkeypatch.setattr(helper, "helper_available", lambda: forked)
     out = tmp_path / "out"
-    assert main(["plan", str(write_case(tmp_path)), "--out", str(out), "-q"]) == 3
+    case = write_case(tmp_path)       # with a warm start: without a helper the days are Benders' spare work
+    case.write_text(case.read_text() + "\n[benders]\nwarm_start_days = 1\n")
+    assert main(["plan", str(case), "--out", str(out), "-q"]) == 3
     err = capsys.readouterr().err
     assert "solver failure: business-as-usual baseline, day" in err and "infeasible" in err
     assert not (out / "results.json").exists()

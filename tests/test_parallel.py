@@ -11,7 +11,7 @@ import pandas as pd
 import pytest
 from collectives import check_collectives
 
-from stochplan.parallel import SerialComm, assign_days
+from stochplan.parallel import SerialComm, assign_days, assign_spare
 from stochplan.parallel.workers import WorkerComm
 
 HERE = Path(__file__).parent
@@ -89,6 +89,17 @@ def test_longest_processing_time_assignment_by_hand():
     assert assign_days(np.ones(5), 1).tolist() == [0] * 5
 
 
+def test_spare_work_goes_where_it_ends_first_by_hand():
+    # 3 units done on rank 1 (its model built), 3 left; set-up 1 s, 0.25 s a unit: rank 1 ends them at 0.75 s,
+    # before rank 0 would end its first (1.25 s)
+    assert assign_spare(np.array([1, 1, 1, -1, -1, -1]), 1.0, 0.25, 2).tolist() == [1] * 6
+    # set-up 0.5 s, 8 left: rank 1 takes two (0.25, 0.5 s); the third ends at 0.75 s on either (ties: the lower
+    # rank), and from then on they alternate
+    assert assign_spare(np.array([1] * 3 + [-1] * 8), 0.5, 0.25, 2).tolist() == [1] * 5 + [0, 1] * 3
+    # nothing done anywhere: each rank pays the set-up once, the units alternate
+    assert assign_spare(np.full(4, -1), 0.5, 0.25, 2).tolist() == [0, 1, 0, 1]
+
+
 def test_collectives_serial_stand_in():
     check_collectives(SerialComm())
 
@@ -118,14 +129,17 @@ def stochplan_on(*args, ranks=1, workers=None, **kw):
 @pytest.mark.parametrize("how,backend", TWO_RANKS)
 def test_one_and_two_ranks_give_the_same_run(case, serial_run, how, backend):
     out = case.parent / f"two-{backend}"
-    proc = stochplan_on("plan", case, "--out", out, "-q", **how)
+    proc = stochplan_on("plan", case, "--out", out, **how)
     assert proc.returncode == 0, proc.stderr
+    if backend == "mpi":      # rank 1 solved baseline days while rank 0 computed the warm start (no helper here)
+        assert re.search(r"baseline: \d+ of 5 days solved on the other ranks during the warm start", proc.stderr)
     one, conv1 = read(serial_run)
     two, conv2 = read(out)
     assert two["timings_s"]["ranks"] == 2 and one["timings_s"]["ranks"] == 1
     assert two["timings_s"]["ranks_backend"] == backend and one["timings_s"]["ranks_backend"] == "serial"
     assert one["benders"] == two["benders"]                  # iterations, bounds, gap: bit for bit
     assert one["storage"] == two["storage"] and one["chargers"] == two["chargers"]
+    assert one["economics"] == two["economics"]             # the baseline, wherever its days were solved
     cols = ["iteration", "lower_bound", "upper_bound", "gap"]
     pd.testing.assert_frame_equal(conv1[cols], conv2[cols])
     assert sorted(p.name for p in out.iterdir()) == sorted(p.name for p in serial_run.iterdir())

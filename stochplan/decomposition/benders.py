@@ -201,7 +201,7 @@ class _Run:
     def initial(self, warm_days: int) -> None:
         """Iteration 0: price "build nothing", or the warm start's plan (`warm_days` > 0; its time is counted as
         master time, first-stage work on rank 0)."""
-        warm = warm_start(self.inst, warm_days)
+        warm = warm_start(self.inst, warm_days, before=self.evaluator.lend)
         if warm is None:
             x0 = np.zeros(self.fs.n_x)
             y0 = self.fs.fixed_y.copy() if self.fs.siting == "fixed" else np.zeros(self.fs.n_storage)
@@ -283,7 +283,7 @@ def solve_benders(inst: Instance, tol: float | None = None, max_iter: int | None
                   lp_phase: bool | None = None, stabilisation: str | None = None,
                   checkpoint_dir: Path | None = None, resume: LoopState | None = None,
                   stop_after: int | None = None, fingerprint: dict | None = None, comm=None,
-                  day_task=None, plan_task=None, plan_ranks: int | None = None,
+                  day_task=None, plan_task=None, plan_ranks: int | None = None, spare=None,
                   warm_start_days: int | None = None) -> PlanResult | int:
     """Rank 0: run Benders and → PlanResult. Other ranks: serve day solves and → the exit code.
 
@@ -294,9 +294,10 @@ def solve_benders(inst: Instance, tol: float | None = None, max_iter: int | None
     the final plan (the AC check and baseline day; see DayEvaluator); its results come back in
     `PlanResult.day_results`. `plan_task(rank, size, x̂, solutions, history)` runs on ranks 0 …
     `plan_ranks` − 1 (default all) once the final solutions are known, with more than one rank (the figures);
-    its results, by rank, in `PlanResult.rank_results`."""
+    its results, by rank, in `PlanResult.rank_results`. `spare` (evaluator.SpareWork): work the other ranks do
+    while rank 0 computes the warm start, its results handed to `spare.collect` on rank 0 after the loop."""
     comm = comm or get_comm()
-    tasks = {"day_task": day_task, "plan_task": plan_task, "plan_ranks": plan_ranks}
+    tasks = {"day_task": day_task, "plan_task": plan_task, "plan_ranks": plan_ranks, "spare": spare}
     with comm.serving(lambda: DayEvaluator(inst, comm, **tasks).serve()):    # forked workers' ranks
         return _solve_benders(inst, tol, max_iter, time_limit_s, multicut, lp_phase, stabilisation, checkpoint_dir,
                               resume, stop_after, fingerprint, comm, tasks, warm_start_days)

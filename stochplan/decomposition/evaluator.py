@@ -6,6 +6,10 @@ subgradients and solve times come back to rank 0 with one buffer gather, in day 
 longest-processing-time first, first with equal weights, then once from the measured times of the first priced
 master plan.
 A failed solve on any rank stops every rank: rank 0 names the rank and day.
+
+Spare work (`SpareWork`: the plan command's business-as-usual baseline, which does not depend on the plan): when
+rank 0 is about to compute alone (the warm start) it lends the other ranks' time (`lend`); they do their share
+until rank 0's next command arrives, and after the final plan the units left are spread by measured cost.
 """
 from __future__ import annotations
 
@@ -13,38 +17,59 @@ import logging
 import time
 import traceback
 from collections.abc import Callable
+from typing import Protocol
 
 import numpy as np
 
 from .. import interrupts
 from ..formulations.operation import DayModels, solve_day
 from ..instance import Instance
-from ..parallel import SerialComm
+from ..parallel import SerialComm, assign_spare
 from ..parallel.pool import DayPool
 from ..result import DaySolution
 
 log = logging.getLogger(__name__)
 
 # Commands in the header buffer (floats: buffers only): stop (with the exit code), price a plan for cuts,
-# re-assign the days, solve exactly and send the full solutions.
-STOP, PRICE, REBALANCE, SOLUTIONS = 0.0, 1.0, 2.0, 3.0
+# re-assign the days, solve exactly and send the full solutions, do spare work until the next command.
+STOP, PRICE, REBALANCE, SOLUTIONS, LEND = 0.0, 1.0, 2.0, 3.0, 4.0
 _META = 2   # per-day row: [Q_ρ value, solve seconds, gradient…]
 PlanTask = Callable[[int, int, np.ndarray, list[DaySolution], object], object]
 
 
+class SpareWork(Protocol):
+    """Work independent of the plan in `units` pieces (workflows/final.FinalDay: the baseline's days)."""
+    units: int
+
+    def lent(self) -> None:
+        """Every rank, when rank 0 lends: from now on the evaluator hands the units out."""
+
+    def do(self, unit: int) -> object:
+        """One unit, on whichever rank it falls to; its result is sent to rank 0."""
+
+    def collect(self, results: list, early: int) -> None:
+        """Rank 0, after the final plan: every unit's result, in unit order; `early` of them were done while rank
+        0 computed alone."""
+
+
 class DayEvaluator:
     def __init__(self, inst: Instance, comm=None, day_task: Callable[[int, DaySolution], object] | None = None,
-                 plan_task: PlanTask | None = None, plan_ranks: int | None = None):
+                 plan_task: PlanTask | None = None, plan_ranks: int | None = None, spare: SpareWork | None = None):
         """`day_task(d, solution)`: run on the rank that owns day d after the final exact solve (the plan command's
         AC check and baseline day, workflows/final.FinalDay), its result gathered with the solution.
         `plan_task(rank, size, x̂, solutions, shared)`: run on every rank once rank 0 holds every day's final
         solution (sent to ranks 1 … `plan_ranks` − 1, default all, with `solutions_at`'s `shared`), its results
-        sent back to rank 0 (the plan command's figures, shared out); only with more than one rank. Every rank
-        passes the same tasks."""
+        sent back to rank 0 (the plan command's figures, shared out); only with more than one rank. `spare`:
+        work the other ranks may do while rank 0 computes alone (`lend`); only with more than one rank. Every
+        rank passes the same tasks."""
         self.inst, self.comm = inst, comm or SerialComm()
         self.day_task = day_task
         self.plan_task = plan_task if self.comm.size > 1 else None
         self.plan_ranks = min(self.comm.size, plan_ranks or self.comm.size)
+        self.spare = spare if self.comm.size > 1 else None
+        self.lent = False                          # every rank: rank 0 lent the others' time for `spare`
+        self._spare_done: dict[int, tuple[bool, object]] = {}    # unit → (ok, result or traceback), done here
+        self._spare_s: list[float] = []                           # seconds of each unit done here, in order
         self.task_results: list | None = None     # rank 0: day_task's result per day, after solutions_at
         self.plan_results: list | None = None     # rank 0: plan_task's result per rank, after solutions_at
         self.n_days, self.n_x = len(inst.days), inst.first.n_x
@@ -103,17 +128,23 @@ class DayEvaluator:
         SIGINT/SIGTERM are ignored here: launchers forward them to every rank, and rank 0 stops the run
         at the end of the iteration (checkpoint written), then releases the others."""
         interrupts.ignore()
+        pending = None                     # a header received during spare work
         while True:
-            header = self.comm.bcast(np.empty(2 + self.n_x))
+            header = pending if pending is not None else self.comm.bcast(np.empty(2 + self.n_x))
+            pending = None
             if header[0] == STOP:
                 return int(header[1])
             if header[0] == REBALANCE:
                 self.pool.reassign(np.zeros(self.n_days))     # rank 0's times are broadcast
                 continue
+            if header[0] == LEND:
+                pending = self._spare_window()
+                continue
             if header[0] == SOLUTIONS:
                 self._solve_mine(header[2:], cut=False)
                 self._gather_solutions()
                 self._share_plan()
+                self._finish_spare()
                 continue
             self._solve_mine(header[2:])
             self._gather_counters()
@@ -148,14 +179,19 @@ class DayEvaluator:
         self._command(SOLUTIONS, 0, x_hat)
         table = self._solve_mine(x_hat, cut=False)
         pairs = self._gather_solutions()
+        failed = True
         try:
-            self.pool.check(table)
-        except BaseException:
-            self._share_plan(None)         # the other ranks wait for the plan: they hear there is none
-            raise
-        solutions = [sol for sol, _ in pairs]
-        self.task_results = [result for _, result in pairs] if self.day_task is not None else None
-        self.plan_results = self._share_plan((x_hat, solutions, shared))
+            try:
+                self.pool.check(table)
+            except BaseException:
+                self._share_plan(None)         # the other ranks wait for the plan: they hear there is none
+                raise
+            solutions = [sol for sol, _ in pairs]
+            self.task_results = [result for _, result in pairs] if self.day_task is not None else None
+            self.plan_results = self._share_plan((x_hat, solutions, shared))
+            failed = False
+        finally:
+            self._finish_spare(abort=failed)   # every rank takes part; after a failure only to hear it
         return solutions
 
     def _share_plan(self, plan: tuple | None = None) -> list | None:
@@ -182,12 +218,75 @@ class DayEvaluator:
                 raise RuntimeError(f"rank {rank}: the work on the final plan failed:\n{value}")
         return [value for _, value in parts]
 
+    def _lend(self) -> None:
+        self.lent = True
+        self.spare.lent()
+
+    def _spare_window(self) -> np.ndarray:
+        """Ranks > 0 after LEND: the units u ≡ rank − 1 (mod size − 1), one after another, until rank 0's next
+        header arrives (polled between units) → that header."""
+        self._lend()
+        share = iter(range(self.comm.rank - 1, self.spare.units, self.comm.size - 1))
+
+        def step() -> bool:
+            unit = next(share, None)
+            if unit is not None:
+                self._do_spare(unit)
+            return unit is not None
+
+        return self.comm.bcast_while(np.empty(2 + self.n_x), step)
+
+    def _do_spare(self, unit: int) -> None:
+        t0 = time.perf_counter()
+        try:
+            self._spare_done[unit] = (True, self.spare.do(unit))
+        except Exception:                  # rank 0 reports it, with the traceback, once every result is in
+            self._spare_done[unit] = (False, traceback.format_exc())
+        self._spare_s.append(time.perf_counter() - t0)
+
+    def _finish_spare(self, abort: bool = False) -> None:
+        """Every rank after the final plan's work, when rank 0 lent: the units not done yet spread over all ranks
+        by measured cost (parallel.assign_spare), done, and every result sent to rank 0 (`spare.collect`).
+        `abort` (rank 0: the final plan failed) releases the others instead."""
+        if not self.lent:
+            return
+        n, size, times = self.spare.units, self.comm.size, self._spare_s
+        done = np.zeros(n)
+        done[list(self._spare_done)] = 1.0
+        row = np.concatenate([done, [len(times), times[0] if times else 0.0, sum(times[1:])]])   # spare_owners
+        table = self.comm.gather_rows(row[None, :], np.arange(size))
+        plan = np.empty(1 + n)
+        if self.comm.rank == 0:
+            plan = np.concatenate([[float(abort)], spare_owners(table, n, size)])
+        plan = self.comm.bcast(plan)
+        if plan[0]:
+            return
+        owners = plan[1:].astype(int)
+        mine = np.flatnonzero(owners == self.comm.rank)
+        for unit in mine:
+            if int(unit) not in self._spare_done:
+                self._do_spare(int(unit))
+        results = self.comm.gather_objects([self._spare_done[int(u)] for u in mine], owners)
+        if self.comm.rank != 0:
+            return
+        for unit, (ok, value) in enumerate(results):
+            if not ok:
+                raise RuntimeError(f"rank {owners[unit]}: the spare work's unit {unit} failed:\n{value}")
+        self.spare.collect([value for _, value in results], early=int(table[:, n].sum()))
+
     def _plan_task(self, plan: tuple) -> tuple[bool, object]:
         """(True, plan_task's result) or (False, its traceback): a failure must still reach rank 0."""
         try:
             return True, self.plan_task(self.comm.rank, self.comm.size, *plan)
         except Exception:
             return False, traceback.format_exc()
+
+    def lend(self) -> None:
+        """Rank 0, before it computes alone (the warm start): the other ranks do their share of the spare work
+        until its next command."""
+        if self.spare is not None:
+            self._command(LEND, 0)
+            self._lend()
 
     def stop(self, code: int) -> None:
         """Release the other ranks; they exit with `code`."""
@@ -197,3 +296,16 @@ class DayEvaluator:
         if self.comm.size > 1 or command in (PRICE, SOLUTIONS):
             x = np.zeros(self.n_x) if x_hat is None else x_hat
             self.comm.bcast(np.concatenate([[command, float(code)], x]))
+
+
+def spare_owners(table: np.ndarray, units: int, size: int) -> np.ndarray:
+    """Owners of the spare units from each rank's row [done mask (units), count, first unit's s, the others' s]:
+    a unit's set-up is what its first took beyond a later one (the model built once); with no later unit timed
+    the set-up is taken as 0 and every unit as long as a first."""
+    done, count, first_s, rest_s = table[:, :units], table[:, units], table[:, units + 1], table[:, units + 2]
+    done_by = np.where(done.any(axis=0), np.argmax(done, axis=0), -1)
+    later = count - np.minimum(count, 1)
+    started = count > 0
+    unit_s = rest_s.sum() / later.sum() if later.sum() else (first_s[started].mean() if started.any() else 1.0)
+    setup_s = max(0.0, first_s[started].mean() - unit_s) if later.sum() else 0.0
+    return assign_spare(done_by, setup_s, unit_s, size).astype(float)

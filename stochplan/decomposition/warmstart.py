@@ -52,15 +52,18 @@ def reduced_days(inst: Instance, m: int) -> list[Day]:
             for c, i in enumerate(reduction.medoids)]
 
 
-def warm_start(inst: Instance, m: int) -> WarmStart | None:
+def warm_start(inst: Instance, m: int, before=None) -> WarmStart | None:
     """The exact plan of the days reduced to m, or None where there is nothing to reduce (m = 0, or m ≥ K: the
     reduced problem would be the whole one) or its solve failed: a warning, and Benders starts from "build
-    nothing" — the warm start only saves iterations, the run does not depend on it."""
+    nothing" — the warm start only saves iterations, the run does not depend on it. `before()` is called just
+    before the work starts (Benders lends the other ranks' time: evaluator.DayEvaluator.lend)."""
     if m <= 0:
         return None
     if m >= len(inst.days):
         log.info("no warm start: %d of %d planned days would be all of them", m, len(inst.days))
         return None
+    if before is not None:
+        before()
     start = time.perf_counter()
     days = reduced_days(inst, m)
     try:

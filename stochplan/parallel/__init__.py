@@ -48,6 +48,9 @@ class SerialComm:
     def bcast(self, array: np.ndarray) -> np.ndarray:
         return array
 
+    def bcast_while(self, array: np.ndarray, work) -> np.ndarray:
+        return array
+
     def gather_rows(self, local: np.ndarray, owners: np.ndarray) -> np.ndarray | None:
         """Rows computed here for the days this rank owns → all rows in day order (rank 0)."""
         return np.array(local, dtype=float, copy=True)
@@ -75,9 +78,21 @@ class MPIComm:
         self.size = comm.Get_size()
 
     def bcast(self, array: np.ndarray) -> np.ndarray:
-        """Rank 0's array to every rank (the shape must be known on every rank)."""
+        """Rank 0's array to every rank (the shape must be known on every rank). Non-blocking underneath, so
+        that `bcast_while` can match it: MPI never matches a blocking collective with a non-blocking one."""
         buf = np.ascontiguousarray(array, dtype=float)
-        self.comm.Bcast(buf, root=0)
+        self.comm.Ibcast(buf, root=0).Wait()
+        return buf
+
+    def bcast_while(self, array: np.ndarray, work) -> np.ndarray:
+        """`bcast` on a rank > 0 that calls `work()` until rank 0's array has arrived (its step done first);
+        `work()` → False when it has nothing left, and the rank then simply waits."""
+        buf = np.ascontiguousarray(array, dtype=float)
+        request = self.comm.Ibcast(buf, root=0)
+        while not request.Test():
+            if not work():
+                request.Wait()
+                break
         return buf
 
     def send_object(self, obj, dest: int) -> None:
@@ -203,4 +218,20 @@ def assign_days(times: np.ndarray, size: int) -> np.ndarray:
         rank = int(np.argmin(load))
         owners[day] = rank
         load[rank] += times[day]
+    return owners
+
+
+def assign_spare(done_by: np.ndarray, setup_s: float, unit_s: float, size: int) -> np.ndarray:
+    """Who does each unit of spare work (the baseline's days): a unit done already stays with the rank that did it
+    (`done_by`, −1 where none did); each other unit, in order, goes to the rank that would finish it first, from
+    equal start, a rank that has done none paying `setup_s` once (the model it must build) besides `unit_s` a unit.
+    → owners[u]. Ties break by rank, so every rank computes the same answer."""
+    owners = np.array(done_by, dtype=int)
+    started = np.zeros(size, dtype=bool)
+    started[owners[owners >= 0]] = True
+    load = np.zeros(size)
+    for u in np.flatnonzero(owners < 0):
+        finish = load + unit_s + np.where(started, 0.0, setup_s)
+        rank = int(np.argmin(finish))
+        owners[u], load[rank], started[rank] = rank, finish[rank], True
     return owners

@@ -131,6 +131,12 @@ class WorkerComm:
             self._send(rank, buf.tobytes())
         return buf
 
+    def bcast_while(self, array: np.ndarray, work: Callable[[], bool]) -> np.ndarray:
+        """`bcast` on a worker that calls `work()` until rank 0's array is in its pipe (as MPIComm's)."""
+        while not self._link(0).poll() and work():
+            pass
+        return self.bcast(array)
+
     def send_object(self, obj, dest: int) -> None:
         """From rank 0 to worker `dest`, or from a worker to rank 0 (pickled, as MPIComm's)."""
         self._send(dest, obj, pickled=True)

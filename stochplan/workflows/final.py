@@ -5,8 +5,14 @@ With several ranks, each then draws a share of the plan's figures (the plan task
 
 The baseline does not depend on the plan: where a helper can be forked (parallel/helper.py: no MPI launcher,
 more than one core) it is solved in a helper process while the plan is being found — beside forked workers on
-CPU time they leave idle (SCHED_IDLE) — and the day task only checks the dispatch."""
+CPU time they leave idle (SCHED_IDLE) — and the day task only checks the dispatch. Without a helper, on several
+ranks, its days are Benders' spare work (decomposition/evaluator.SpareWork): ranks > 0 solve them while rank 0
+computes the warm start (an MPI rank waiting for rank 0 polls at full speed: that time is otherwise lost), and
+the days left are spread by measured cost after the loop — once a rank has built the baseline's model (0.3–0.5 s
+on the default case) a day costs it 0.05 s, so the days left mostly go to ranks that have one."""
 from __future__ import annotations
+
+import logging
 
 import numpy as np
 import pandas as pd
@@ -19,6 +25,8 @@ from ..result import DaySolution, Iteration, PlanResult
 from .economics import Baseline, BaselineDays
 from .validation import COLUMNS, DayCheck
 
+log = logging.getLogger(__name__)
+
 
 class FinalDay:
     def __init__(self, inst: Instance, validate: bool, helper: bool = False):
@@ -28,6 +36,8 @@ class FinalDay:
         self.check = DayCheck(inst) if validate else None
         self.baseline = BaselineDays(inst)
         self.beside = Helper(self._every_baseline_day, background=True) if helper else None
+        self.spared = False                 # the baseline's days are Benders' spare work (see the module)
+        self._spared_days: list | None = None
 
     def __enter__(self) -> FinalDay:
         return self
@@ -39,13 +49,34 @@ class FinalDay:
     def __call__(self, d: int, solution: DaySolution) -> dict:
         """Day d's AC check rows (None without validation) and, unless a helper solves them, its business-as-usual
         solution."""
-        baseline, failed = (None, None) if self.beside is not None else self._baseline_day(d)
+        baseline, failed = (None, None) if self.beside is not None or self.spared else self._baseline_day(d)
         return {"ac": self.check(d, solution) if self.check else None, "baseline": baseline, "failed": failed}
 
     def figures(self, rank: int, size: int, plan: np.ndarray, solutions: list[DaySolution],
                 history: list[Iteration]) -> dict[str, bytes]:
         """This rank's share of the plan's figures as PNG bytes (Benders' plan task on several ranks)."""
-        return render(self.inst, plan, solutions, history, rank_share(self.inst, rank, size))
+        return render(self.inst, plan, solutions, history, rank_share(self.inst, rank, size,
+                                                                    first=0 if self.spared else 1))
+
+    # The baseline's days as Benders' spare work (evaluator.SpareWork), where there is no helper.
+    @property
+    def spare_work(self) -> FinalDay | None:
+        return None if self.beside is not None else self
+
+    @property
+    def units(self) -> int:
+        return len(self.inst.days)
+
+    def lent(self) -> None:
+        self.spared = True
+
+    def do(self, d: int) -> tuple[DaySolution | None, tuple | None]:
+        return self._baseline_day(d)
+
+    def collect(self, results: list, early: int) -> None:
+        self._spared_days = results
+        log.info("business-as-usual baseline: %d of %d days solved on the other ranks during the warm start",
+                 early, len(results))
 
     def assemble(self, res: PlanResult) -> tuple[pd.DataFrame | None, Baseline]:
         """(validation table or None, baseline) from `res.day_results`, or computed here when the plan came
@@ -53,6 +84,8 @@ class FinalDay:
         per_day = res.day_results or [self(d, sol) for d, sol in enumerate(res.solutions)]
         if self.beside is not None:
             baseline_days, charger_mw = self.beside.result()
+        elif self.spared:
+            baseline_days, charger_mw = self._spared_days, None
         else:
             baseline_days, charger_mw = [(day["baseline"], day["failed"]) for day in per_day], None
         for d, (_, failed) in enumerate(baseline_days):
