@@ -85,8 +85,8 @@ class MPIComm:
         return buf
 
     def bcast_while(self, array: np.ndarray, work) -> np.ndarray:
-        """`bcast` on a rank > 0 that calls `work()` until rank 0's array has arrived (its step done first);
-        `work()` → False when it has nothing left, and the rank then simply waits."""
+        """`bcast` on a rank > 0 that calls `work()`, one step at a time, until rank 0's array has arrived (a step
+        under way then ends first); `work()` → False when it has nothing left, and the rank then simply waits."""
         buf = np.ascontiguousarray(array, dtype=float)
         request = self.comm.Ibcast(buf, root=0)
         while not request.Test():

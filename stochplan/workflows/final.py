@@ -47,8 +47,8 @@ class FinalDay:
             self.beside.cancel()
 
     def __call__(self, d: int, solution: DaySolution) -> dict:
-        """Day d's AC check rows (None without validation) and, unless a helper solves them, its business-as-usual
-        solution."""
+        """Day d's AC check rows (None without validation) and its business-as-usual solution, unless a helper or
+        Benders' spare work solves those."""
         baseline, failed = (None, None) if self.beside is not None or self.spared else self._baseline_day(d)
         return {"ac": self.check(d, solution) if self.check else None, "baseline": baseline, "failed": failed}
 
