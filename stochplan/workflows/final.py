@@ -38,6 +38,7 @@ class FinalDay:
         self.beside = Helper(self._every_baseline_day, background=True) if helper else None
         self.spared = False                 # the baseline's days are Benders' spare work (see the module)
         self._spared_days: list | None = None
+        self._spared_early = 0
 
     def __enter__(self) -> FinalDay:
         return self
@@ -74,9 +75,7 @@ class FinalDay:
         return self._baseline_day(d)
 
     def collect(self, results: list, early: int) -> None:
-        self._spared_days = results
-        log.info("business-as-usual baseline: %d of %d days solved on the other ranks during the warm start",
-                 early, len(results))
+        self._spared_days, self._spared_early = results, early
 
     def assemble(self, res: PlanResult) -> tuple[pd.DataFrame | None, Baseline]:
         """(validation table or None, baseline) from `res.day_results`, or computed here when the plan came
@@ -86,6 +85,8 @@ class FinalDay:
             baseline_days, charger_mw = self.beside.result()
         elif self.spared:
             baseline_days, charger_mw = self._spared_days, None
+            log.info("business-as-usual baseline: %d of %d days solved on the other ranks during the warm start",
+                     self._spared_early, len(baseline_days))
         else:
             baseline_days, charger_mw = [(day["baseline"], day["failed"]) for day in per_day], None
         for d, (_, failed) in enumerate(baseline_days):
