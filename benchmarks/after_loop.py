@@ -6,8 +6,8 @@
 
 Runs the plan command in this process (`cli.main`, into a new temporary directory unless `--out` is given) and
 times the moment Benders returns, so the part after the loop splits into `final_s` (the final plan's exact day
-solves, AC check and, without a helper process, the business-as-usual baseline; on several ranks also the
-figures, a share on each; from results.json) and everything from Benders' return to the end of the command
+solves, AC check and, without a helper process, the business-as-usual baseline days not solved during the warm
+start; on several ranks also the figures, a share on each; from results.json) and everything from Benders' return to the end of the command
 (assembly, economics, files). Prints one line per run on rank 0.
 """
 from __future__ import annotations

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 
 import numpy as np
@@ -52,7 +53,7 @@ def reduced_days(inst: Instance, m: int) -> list[Day]:
             for c, i in enumerate(reduction.medoids)]
 
 
-def warm_start(inst: Instance, m: int, before=None) -> WarmStart | None:
+def warm_start(inst: Instance, m: int, before: Callable[[], None] | None = None) -> WarmStart | None:
     """The exact plan of the days reduced to m, or None where there is nothing to reduce (m = 0, or m ≥ K: the
     reduced problem would be the whole one) or its solve failed: a warning, and Benders starts from "build
     nothing" — the warm start only saves iterations, the run does not depend on it. `before()` is called just
