@@ -331,10 +331,10 @@ def _plan(args, comm, ctx: _Context) -> int:
 
 
 def _at_once(method: str, inst) -> int:
-    """How many solves a plan can run side by side: Benders' days, or the EF's branch-and-bound nodes (a
-    level of the tree holds at most 2^candidates; one node without binary siting)."""
+    """How many solves a plan can run side by side: Benders' days times the plans of a round, or the EF's
+    branch-and-bound nodes (a level of the tree holds at most 2^candidates; one node without binary siting)."""
     if method == "benders":
-        return len(inst.days)
+        return len(inst.days) * inst.case.benders.points_per_round
     return 2 ** min(inst.first.n_storage, 10) if inst.first.siting == "binary" else 1
 
 

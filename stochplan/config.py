@@ -239,6 +239,10 @@ class BendersConfig:
     # iteration 0 prices the exact plan of the planned days reduced to this many by K-Medoids
     # (decomposition/warmstart.py) instead of "build nothing"; 0: off, and so where it is ≥ the days planned
     warm_start_days: int = key(0, ge=0)
+    # plans priced in each round (binary siting): the stabilised point of the master's siting, then those of
+    # the sitings not yet proven worse, the master's own point, a deeper level point (stabilisation.py); the
+    # rounds fall, the plans priced barely change: for ranks that outnumber the days
+    points_per_round: int = key(1, ge=1)
 
 
 @dataclass(frozen=True)

@@ -62,6 +62,7 @@ class PlanResult:
     siting_bounds: list[dict] | None = None   # Benders: each siting's least possible cost (benders.siting_bounds)
     rank_results: list | None = None  # by rank, what Benders' plan_task made at the chosen plan (several ranks)
     warm_start: dict | None = None    # Benders: the warm start's days and value (decomposition/warmstart.py)
+    plans_priced: int = 0             # Benders: plans priced on every day, iteration 0's included
 
 
 def strict(value, nonfinite=None):

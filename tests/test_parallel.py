@@ -100,6 +100,15 @@ def test_spare_work_goes_where_it_ends_first_by_hand():
     assert assign_spare(np.full(4, -1), 0.5, 0.25, 2).tolist() == [0, 1, 0, 1]
 
 
+def test_plans_of_a_round_go_to_groups_of_ranks_by_hand():
+    from stochplan.parallel.pool import group_owners
+
+    # 4 ranks in 2 groups ({0, 2} and {1, 3}), days of 3, 2, 1 s longest first: within a group as assign_days
+    assert assign_days(np.array([3.0, 2.0, 1.0]), 2).tolist() == [0, 1, 1]
+    assert group_owners(np.array([3.0, 2.0, 1.0]), 4, 2).tolist() == [[0, 2, 2], [1, 3, 3]]
+    assert group_owners(np.array([3.0, 2.0, 1.0]), 3, 1).tolist() == [[0, 1, 2]]
+
+
 def test_collectives_serial_stand_in():
     check_collectives(SerialComm())
 
@@ -149,6 +158,26 @@ def test_one_and_two_ranks_give_the_same_run(case, serial_run, how, backend):
     ac1, ac2 = pd.read_csv(serial_run / "validation.csv"), pd.read_csv(out / "validation.csv")
     assert len(ac1) == 5 * 8 and ac1.converged.all()          # 5 days × 8 steps
     pd.testing.assert_frame_equal(ac1, ac2, rtol=1e-9)
+
+
+@pytest.mark.parametrize("how,backend", TWO_RANKS)
+def test_two_plans_a_round_on_two_ranks_are_priced_side_by_side_with_the_same_answer(case, how, backend):
+    """One day, benders.points_per_round = 2: on two ranks each prices one plan of the round (two groups of
+    one rank), on one rank both; the runs agree bit for bit."""
+    one_day = case.parent / "one-day.toml"
+    one_day.write_text(CASE.replace("count = 5", "count = 1") + "points_per_round = 2\n")
+    serial, two = case.parent / "one-day-serial", case.parent / f"one-day-{backend}"
+    proc = stochplan("plan", one_day, "--out", serial, "-q", "--workers", "1")
+    assert proc.returncode == 0, proc.stderr
+    proc = stochplan_on("plan", one_day, "--out", two, **how)
+    assert proc.returncode == 0, proc.stderr
+    assert "up to 2 plans a round on 2 group(s) of ranks" in proc.stderr
+    (one, conv1), (other, conv2) = read(serial), read(two)
+    assert other["timings_s"]["ranks"] == 2 and other["timings_s"]["ranks_backend"] == backend
+    assert one["benders"] == other["benders"] and one["storage"] == other["storage"]
+    assert one["benders"]["plans_priced"] > one["benders"]["iterations"] + 1      # rounds of two plans
+    cols = ["iteration", "lower_bound", "upper_bound", "gap"]
+    pd.testing.assert_frame_equal(conv1[cols], conv2[cols])
 
 
 def test_the_plan_task_runs_on_every_rank_and_its_failure_is_reported_on_rank_0(case):

@@ -8,7 +8,9 @@ within ~1e-7 of it, so cuts are valid and the bounds honest; the final plan is t
 Each iteration: the master (MILP, or its LP relaxation in the optional LP phase) gives the LB and a siting;
 if the best plan is already within the tolerance of it, the run stops without pricing again; otherwise the
 stabiliser (stabilisation.py: level, interior-level, trust-region, in-out, none) picks the plan to price,
-every day is priced at it (one cut per day; single-cut sums them) and the best plan is updated.
+every day is priced at it (one cut per day; single-cut sums them) and the best plan is updated. With
+`benders.points_per_round` = P > 1 the stabiliser adds up to P − 1 more plans, priced in the same round (side
+by side where the ranks outnumber the days, evaluator.py).
 
 - Iteration 0 prices "build nothing", or with `benders.warm_start_days` the exact plan of the days reduced to
   a few (warmstart.py), so every θ_s has a cut before the first master solve.
@@ -145,40 +147,45 @@ class LoopState:
 
 class _Run:
     def __init__(self, inst: Instance, evaluator: DayEvaluator, tol, max_iter, time_limit_s, multicut,
-                 stabiliser, checkpoint_dir, stop_after, fingerprint):
+                 stabiliser, checkpoint_dir, stop_after, fingerprint, points: int = 1):
         self.inst, self.fs, self.evaluator = inst, inst.first, evaluator
         self.tol, self.max_iter, self.time_limit_s = tol, max_iter, time_limit_s
         self.checkpoint_dir, self.stop_after = checkpoint_dir, stop_after
         self.fingerprint = fingerprint
         self.weights = np.array([d.weight for d in inst.days])
         self.master = Master(self.fs, self.weights, multicut=multicut)
-        self.stab = stabiliser
+        self.stab, self.points = stabiliser, points
         self.state = LoopState(multicut=multicut)
         self.start = time.perf_counter()
         self.iterations_this_run = 0
 
     # ------------------------------------------------------------------ pieces
 
-    def price(self, x, y) -> tuple[float, float]:
+    def price(self, plans: list[tuple[np.ndarray, np.ndarray]]) -> tuple[list[float], float]:
+        """Every plan (x, y) on every day, in one command; their cuts added → (each plan's cost [EUR/year],
+        seconds)."""
         t0 = time.perf_counter()
-        values, grads = self.evaluator.evaluate(x)
-        self.master.add_cuts(x, values, grads)
-        self.state.priced.append([x, values, grads])
-        total = self.fs.annual_cost(x, y) + DAYS_PER_YEAR * float(self.weights @ values)
+        values, grads = self.evaluator.evaluate(np.array([x for x, _ in plans]))
+        totals = []
+        for (x, y), value, grad in zip(plans, values, grads):
+            self.master.add_cuts(x, value, grad)
+            self.state.priced.append([x, value, grad])
+            totals.append(self.fs.annual_cost(x, y) + DAYS_PER_YEAR * float(self.weights @ value))
         elapsed = time.perf_counter() - t0
         self.state.sub_s += elapsed
-        return total, elapsed
+        return totals, elapsed
 
     def improve(self, total, x, y) -> None:
         if total < self.state.best_ub:
             self.state.best_ub, self.state.best_x, self.state.best_y = total, x, y
 
-    def record(self, lb, ub, master_s, sub_s) -> float:
+    def record(self, lb, ub, master_s, sub_s, plans: int = 1) -> float:
         s = self.state
         gap = relative_gap(lb, ub) if np.isfinite(lb) else np.inf
         s.history.append(Iteration(s.iteration, lb, ub, gap, master_s, sub_s, s.phase))
-        log.info("iter %3d %-4s LB %14.2f  UB %14.2f  gap %9.2e  master %6.2fs  subproblems %6.2fs  %s",
-                 s.iteration, s.phase, lb, ub, gap, master_s, sub_s, self.stab.summary())
+        log.info("iter %3d %-4s LB %14.2f  UB %14.2f  gap %9.2e  master %6.2fs  subproblems %6.2fs  %s%s",
+                 s.iteration, s.phase, lb, ub, gap, master_s, sub_s, self.stab.summary(),
+                 f"  {plans} plans" if self.points > 1 else "")
         self.save()
         return gap
 
@@ -209,7 +216,7 @@ class _Run:
             x0, y0 = warm.x, warm.y
             self.state.warm_start, self.state.warm_start_s = warm.to_json(), warm.seconds
             self.state.master_s += warm.seconds
-        total, sub_s = self.price(x0, y0)
+        (total,), sub_s = self.price([(x0, y0)])
         self.improve(total, x0, y0)
         self.record(-np.inf, total, warm.seconds if warm else 0.0, sub_s)
 
@@ -246,9 +253,11 @@ class _Run:
                 self.record(s.phase_lb, s.phase_best, time.perf_counter() - t0, 0.0)
                 return "gap"
             x, y = self.stab.point(self.master, s.phase_best_x, s.phase_lb, s.phase_best, x_m, y_m, integer)
+            extra = self.stab.extra_points(self.master, s.phase_best_x, s.phase_lb, s.phase_best, x, x_m, y_m,
+                                           integer, self.points - 1, self.tol) if self.points > 1 else []
             master_s = time.perf_counter() - t0
             s.master_s += master_s
-            total, sub_s = self.price(x, y)
+            (total, *extra_totals), sub_s = self.price([(x, y), *extra])
             if s.iteration == 1 and not s.rebalanced:
                 self.evaluator.rebalance()
                 s.rebalanced = True
@@ -258,7 +267,13 @@ class _Run:
             if valid_ub:
                 self.improve(total, x, y)
             self.stab.priced(total, s.phase_lb, ub_before, s.phase_best, x, y, integer)
-            if self.record(s.phase_lb, s.phase_best, master_s, sub_s) <= self.tol:
+            for (x_j, y_j), total_j in zip(extra, extra_totals):    # after the first: it alone steers the step
+                if total_j < s.phase_best:
+                    s.phase_best, s.phase_best_x, s.phase_best_y = total_j, x_j, y_j
+                if valid_ub:
+                    self.improve(total_j, x_j, y_j)
+                self.stab.seen(total_j, x_j, y_j, integer)
+            if self.record(s.phase_lb, s.phase_best, master_s, sub_s, 1 + len(extra)) <= self.tol:
                 return "gap"
             if (reason := self.should_stop()) is not None:
                 return reason
@@ -284,7 +299,7 @@ def solve_benders(inst: Instance, tol: float | None = None, max_iter: int | None
                   checkpoint_dir: Path | None = None, resume: LoopState | None = None,
                   stop_after: int | None = None, fingerprint: dict | None = None, comm=None,
                   day_task=None, plan_task=None, plan_ranks: int | None = None, spare=None,
-                  warm_start_days: int | None = None) -> PlanResult | int:
+                  warm_start_days: int | None = None, points_per_round: int | None = None) -> PlanResult | int:
     """Rank 0: run Benders and → PlanResult. Other ranks: serve day solves and → the exit code.
 
     `resume` is the state of a checkpoint (`resume_state`; its fingerprint already compared with
@@ -297,7 +312,9 @@ def solve_benders(inst: Instance, tol: float | None = None, max_iter: int | None
     its results, by rank, in `PlanResult.rank_results`. `spare` (evaluator.SpareWork): work the other ranks do
     while rank 0 computes the warm start, its results handed to `spare.collect` on rank 0 after the loop."""
     comm = comm or get_comm()
-    tasks = {"day_task": day_task, "plan_task": plan_task, "plan_ranks": plan_ranks, "spare": spare}
+    points = inst.case.benders.points_per_round if points_per_round is None else points_per_round
+    tasks = {"day_task": day_task, "plan_task": plan_task, "plan_ranks": plan_ranks, "spare": spare,
+             "points": points}
     with comm.serving(lambda: DayEvaluator(inst, comm, **tasks).serve()):    # forked workers' ranks
         return _solve_benders(inst, tol, max_iter, time_limit_s, multicut, lp_phase, stabilisation, checkpoint_dir,
                               resume, stop_after, fingerprint, comm, tasks, warm_start_days)
@@ -315,13 +332,15 @@ def _solve_benders(inst, tol, max_iter, time_limit_s, multicut, lp_phase, stabil
     stabiliser = make_stabiliser(pick(stabilisation, cfg.stabilisation), cfg.in_out_alpha)
     run = _Run(inst, evaluator, pick(tol, cfg.tol), pick(max_iter, cfg.max_iter),
                pick(time_limit_s, cfg.time_limit_s), pick(multicut, cfg.multicut), stabiliser, checkpoint_dir,
-               stop_after, fingerprint)
+               stop_after, fingerprint, points=tasks["points"])
     try:
         with interrupts.deferred():
-            log.info("Benders on '%s': %d days on %d rank(s)%s, %d first-stage variables, %s, %s stabilisation",
+            log.info("Benders on '%s': %d days on %d rank(s)%s, %d first-stage variables, %s, %s stabilisation%s",
                      inst.case.name, len(inst.days), comm.size,
                      " (forked workers)" if comm.backend == "fork" else "", inst.first.n_x,
-                     "multi-cut" if run.master.multicut else "single-cut", stabiliser.kind)
+                     "multi-cut" if run.master.multicut else "single-cut", stabiliser.kind,
+                     f", up to {run.points} plans a round on {evaluator.pool.groups} group(s) of ranks"
+                     if run.points > 1 else "")
             if resume is not None:
                 if resume.multicut != run.master.multicut:
                     raise InputError("--resume", "the checkpoint used a different cut type (benders.multicut)")
@@ -359,7 +378,7 @@ def _solve_benders(inst, tol, max_iter, time_limit_s, multicut, lp_phase, stabil
                       stop_reason=reason, history=s.history, exactness=exact,
                       day_results=evaluator.task_results if solutions else None, siting_bounds=sitings,
                       rank_results=evaluator.plan_results if solutions else None,
-                      warm_start=s.warm_start,
+                      warm_start=s.warm_start, plans_priced=len(s.priced),
                       timings={"total_s": time.perf_counter() - run.start, "loop_s": loop_end - run.start,
                                "final_s": final_s, "build_s": evaluator.build_s,
                                "warm_start_s": s.warm_start_s,

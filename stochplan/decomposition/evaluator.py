@@ -1,10 +1,12 @@
 """Pricing a plan on every day, spread over ranks.
 
-Rank 0 drives: it broadcasts a command buffer `[command, exit code, x̂…]`; every rank solves the days it owns
-in the day pool (parallel/pool.py; models built lazily and kept, formulations/operation.DayModels); values,
-subgradients and solve times come back to rank 0 with one buffer gather, in day order. Days are assigned
-longest-processing-time first, first with equal weights, then once from the measured times of the first priced
-master plan.
+Rank 0 drives: it broadcasts a command buffer `[command, exit code or plan count, x̂…]`; every rank solves the
+days it owns in the day pool (parallel/pool.py; models built lazily and kept, formulations/operation.DayModels);
+values, subgradients and solve times come back to rank 0 with one buffer gather, in day order. Days are
+assigned longest-processing-time first, first with equal weights, then once from the measured times of the
+first priced master plan. With several plans a round (`benders.points_per_round` = P) and at least two ranks
+per day, the ranks split into min(P, ranks // days) groups that each hold every day and price their plans
+side by side; otherwise each rank prices its days at every plan of the round.
 A failed solve on any rank stops every rank: rank 0 names the rank and day.
 
 Spare work (`SpareWork`: the plan command's business-as-usual baseline, which does not depend on the plan): when
@@ -30,7 +32,7 @@ from ..result import DaySolution
 
 log = logging.getLogger(__name__)
 
-# Commands in the header buffer (floats: buffers only): stop (with the exit code), price a plan for cuts,
+# Commands in the header buffer (floats: buffers only): stop (with the exit code), price plans for cuts,
 # re-assign the days, solve exactly and send the full solutions, do spare work until the next command.
 STOP, PRICE, REBALANCE, SOLUTIONS, LEND = 0.0, 1.0, 2.0, 3.0, 4.0
 _META = 2   # per-day row: [Q_ρ value, solve seconds, gradient…]
@@ -54,14 +56,15 @@ class SpareWork(Protocol):
 
 class DayEvaluator:
     def __init__(self, inst: Instance, comm=None, day_task: Callable[[int, DaySolution], object] | None = None,
-                 plan_task: PlanTask | None = None, plan_ranks: int | None = None, spare: SpareWork | None = None):
+                 plan_task: PlanTask | None = None, plan_ranks: int | None = None, spare: SpareWork | None = None,
+                 points: int = 1):
         """`day_task(d, solution)`: run on the rank that owns day d after the final exact solve (the plan command's
         AC check and baseline day, workflows/final.FinalDay), its result gathered with the solution.
         `plan_task(rank, size, x̂, solutions, shared)`: run on every rank once rank 0 holds every day's final
         solution (sent to ranks 1 … `plan_ranks` − 1, default all, with `solutions_at`'s `shared`), its results
         sent back to rank 0 (the plan command's figures, shared out); only with more than one rank. `spare`:
         work the other ranks may do while rank 0 computes alone (`lend`); only with more than one rank. Every
-        rank passes the same tasks."""
+        rank passes the same tasks. `points`: the most plans a PRICE command carries (benders.points_per_round)."""
         self.inst, self.comm = inst, comm or SerialComm()
         self.day_task = day_task
         self.plan_task = plan_task if self.comm.size > 1 else None
@@ -72,9 +75,10 @@ class DayEvaluator:
         self._spare_s: list[float] = []                           # seconds of each unit done here, in order
         self.task_results: list | None = None     # rank 0: day_task's result per day, after solutions_at
         self.plan_results: list | None = None     # rank 0: plan_task's result per rank, after solutions_at
-        self.n_days, self.n_x = len(inst.days), inst.first.n_x
-        self.pool = DayPool(self.comm, self.n_days, label=lambda d: inst.days[d].day)
-        self.models = DayModels(inst, len(self.pool.mine()))
+        self.n_days, self.n_x, self.points = len(inst.days), inst.first.n_x, points
+        self.pool = DayPool(self.comm, self.n_days, label=lambda d: inst.days[d].day,
+                            groups=min(points, self.comm.size // self.n_days))
+        self.models = DayModels(inst, len(self.pool.held()))
         self.busy_s = 0.0              # this rank's time in its own solves (cvxpy and Clarabel)
         self.solver_s = 0.0            # of which inside Clarabel
         self.day_s = np.zeros(self.n_days)
@@ -93,20 +97,30 @@ class DayEvaluator:
     def build_s(self) -> float:
         return self.models.build_s
 
-    def _solve_mine(self, x: np.ndarray, cut: bool = True) -> np.ndarray | None:
-        """This rank's days at x (`cut`: Benders pricing, else exact evaluation; see operation.constraint_copy),
-        gathered: rows [failure code, Q_ρ value, seconds, gradient…] in day order on rank 0."""
+    def _solve_one(self, d: int, x: np.ndarray, cut: bool) -> tuple[DaySolution, np.ndarray]:
+        """Day d at x (`cut`: Benders pricing, else exact evaluation; see operation.constraint_copy) → (solution,
+        row [Q_ρ value, seconds, gradient…])."""
+        t0 = time.perf_counter()
+        sol = solve_day(self.models(d), x, cut=cut)
+        seconds = time.perf_counter() - t0
+        self.busy_s += seconds
+        self.solver_s += sol.solver_s
+        self.retries += sol.retries
+        return sol, np.concatenate([[sol.value_eur, seconds], sol.gradient])
+
+    def _price_mine(self, plans: np.ndarray) -> np.ndarray | None:
+        """This rank's share of the (plan, day) pairs priced for cuts, gathered: rows [failure code, Q_ρ value,
+        seconds, gradient…], plan by plan and each in day order, on rank 0."""
+        return self.pool.solve_plans(len(plans), lambda j, d: self._solve_one(d, plans[j], cut=True)[1],
+                                     _META + self.n_x)
+
+    def _solve_mine(self, x: np.ndarray) -> np.ndarray | None:
+        """This rank's days at x exactly (kept in `last` for the day task), gathered as `_price_mine`'s rows."""
         self.last = {}
 
         def one(d: int) -> np.ndarray:
-            t0 = time.perf_counter()
-            sol = solve_day(self.models(d), x, cut=cut)
-            seconds = time.perf_counter() - t0
-            self.busy_s += seconds
-            self.solver_s += sol.solver_s
-            self.retries += sol.retries
-            self.last[d] = sol
-            return np.concatenate([[sol.value_eur, seconds], sol.gradient])
+            self.last[d], row = self._solve_one(d, x, cut=False)
+            return row
 
         return self.pool.solve(one, _META + self.n_x)
 
@@ -130,7 +144,7 @@ class DayEvaluator:
         interrupts.ignore()
         pending = None                     # a header received during spare work
         while True:
-            header = pending if pending is not None else self.comm.bcast(np.empty(2 + self.n_x))
+            header = pending if pending is not None else self.comm.bcast(np.empty(2 + self.points * self.n_x))
             pending = None
             if header[0] == STOP:
                 return int(header[1])
@@ -141,24 +155,29 @@ class DayEvaluator:
                 pending = self._spare_window()
                 continue
             if header[0] == SOLUTIONS:
-                self._solve_mine(header[2:], cut=False)
+                self._solve_mine(header[2:2 + self.n_x])
                 self._gather_solutions()
                 self._share_plan()
                 self._finish_spare()
                 continue
-            self._solve_mine(header[2:])
+            self._price_mine(self._plans(header))
             self._gather_counters()
 
     # ---------------------------------------------------------------- rank 0
 
-    def evaluate(self, x_hat: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """→ (Q_ρ,s(x̂) [EUR/day], g_s [EUR/day per unit x]) for every day, in day order: a cut for each."""
-        self._command(PRICE, 0, x_hat)
-        table = self._solve_mine(x_hat)
+    def evaluate(self, plans: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """plans (p × n_x), p ≤ `points` → (Q_ρ,s(x̂_j) [EUR/day], p × days; g_js [EUR/day per unit x], p × days ×
+        n_x): a cut for each plan and day."""
+        plans = np.atleast_2d(np.asarray(plans, dtype=float))
+        self._command(PRICE, len(plans), plans.ravel())
+        table = self._price_mine(plans)
         self.rank_busy_s, self.rank_retries = self._gather_counters().T
         rows = self.pool.check(table)           # after every collective of this command
-        self.day_s = rows[:, 1]
-        return rows[:, 0], rows[:, _META:]
+        self.day_s = rows[:self.n_days, 1]      # the first plan's: every day once
+        return rows[:, 0].reshape(len(plans), -1), rows[:, _META:].reshape(len(plans), self.n_days, self.n_x)
+
+    def _plans(self, header: np.ndarray) -> np.ndarray:
+        return header[2:2 + int(header[1]) * self.n_x].reshape(-1, self.n_x)
 
     def rebalance(self) -> None:
         """Re-assign days from the last measured solve times (LPT); the answer does not change."""
@@ -177,7 +196,7 @@ class DayEvaluator:
         lives and gathered to rank 0 in day order; with `day_task`, run there too (`task_results`); then
         `plan_task` on every rank, given `shared` too (`plan_results`)."""
         self._command(SOLUTIONS, 0, x_hat)
-        table = self._solve_mine(x_hat, cut=False)
+        table = self._solve_mine(x_hat)
         pairs = self._gather_solutions()
         failed = True
         try:
@@ -292,10 +311,14 @@ class DayEvaluator:
         """Release the other ranks; they exit with `code`."""
         self._command(STOP, code)
 
-    def _command(self, command: float, code: int, x_hat: np.ndarray | None = None) -> None:
-        if self.comm.size > 1 or command in (PRICE, SOLUTIONS):
-            x = np.zeros(self.n_x) if x_hat is None else x_hat
-            self.comm.bcast(np.concatenate([[command, float(code)], x]))
+    def _command(self, command: float, code: int, x: np.ndarray | None = None) -> None:
+        """`code`: the exit code (STOP) or the number of plans in `x` (PRICE)."""
+        if self.comm.size > 1:
+            header = np.zeros(2 + self.points * self.n_x)
+            header[:2] = command, code
+            if x is not None:
+                header[2:2 + len(x)] = x
+            self.comm.bcast(header)
 
 
 def spare_owners(table: np.ndarray, units: int, size: int) -> np.ndarray:

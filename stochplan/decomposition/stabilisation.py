@@ -24,6 +24,14 @@ iterations. Each method below keeps the next point close to what is known to be 
 The siting is always the MILP master's (a stabilised step moves only the continuous sizes), so every point
 priced in the integer phase is a feasible plan and may become the incumbent. Each method's state is a small
 JSON-able dict saved in the checkpoint.
+
+More plans a round (`benders.points_per_round` = P > 1; `extra_points`): where the ranks outnumber the days a
+round can price several plans in the time of one. With near-equal sitings the lower bound is what takes the
+rounds (SimBench MV: ten three-site sitings within 1 %, each must be proven worse by cuts at its own sizes), so
+the level methods add, in this order: the level step of each siting whose bound is not yet within the
+tolerance of the best plan, lowest bound first (its own level, bound + γ (UB − bound)); the master's own plan
+(its cuts raise the lower bound the most); a deeper level step on the master's siting (γ/4, nearer the lower
+bound). The other methods add the master's own plan. Only the first plan steers γ, Δ or α.
 """
 from __future__ import annotations
 
@@ -41,6 +49,7 @@ GAMMA_MAX = 0.9         # the default case; an adaptive γ capped at 0.6 instead
 RADIUS0 = 0.25          # trust region at the start of a phase, share of each bound x̄
 RADIUS_MIN = 1e-3
 STALL_ITERATIONS = 3    # in-out: iterations without LB rise before α = 1
+DEEP = 0.25             # extra points: the deeper level step's share of γ (measured on SimBench MV, below)
 
 
 def make(kind: str, alpha: float = 0.5) -> "Stabiliser":
@@ -64,8 +73,17 @@ class Stabiliser:
         """→ (x, y) to price. `center`: the best plan priced in this phase (or None), `ub` its cost."""
         return x_m, y_m
 
+    def extra_points(self, master, center, lb: float, ub: float, x, x_m, y_m, integer: bool, count: int,
+                     tol: float) -> list[tuple[np.ndarray, np.ndarray]]:
+        """Up to `count` more plans (x, y) to price this round beside `point`'s x (see the module): here the
+        master's own plan, when the step moved away from it."""
+        return [(x_m, y_m)][:count] if not _same(x, x_m, master) else []
+
     def priced(self, total: float, lb: float, ub_before: float, ub_after: float, x, y, integer: bool) -> None:
         """Learn from the value of the point just priced."""
+
+    def seen(self, total: float, x, y, integer: bool) -> None:
+        """Learn from the value of an extra point of the round (it does not steer the step)."""
 
     def summary(self) -> str:
         return ""
@@ -82,14 +100,37 @@ class Level(Stabiliser):
         level = lb + self.state["gamma"] * (ub - lb)
         self.state["level"] = level
         try:
-            if self.kind == "interior-level":
-                return master.interior(level, y_m), y_m
-            return master.project(self._centre(master, center, y_m, integer), level, y_m), y_m
+            return self._step(master, center, level, y_m, integer), y_m
         except SolverError as exc:
             # HiGHS's IPM can end 'unknown' on a thin level set (seen at K = 50); the master's own plan lies in
             # the set (its model value is the LB), so the step is still a level step, only not a central one
             log.warning("%s; this step prices the master's own plan", exc)
             return x_m, y_m
+
+    def _step(self, master, center, level: float, y, integer: bool) -> np.ndarray:
+        """The sizes of the level step onto {cut model ≤ level} with siting y."""
+        if self.kind == "interior-level":
+            return master.interior(level, y)
+        return master.project(self._centre(master, center, y, integer), level, y)
+
+    def extra_points(self, master, center, lb, ub, x, x_m, y_m, integer, count, tol):
+        if center is None or not np.isfinite(ub) or not np.isfinite(lb) or ub <= lb:
+            return super().extra_points(master, center, lb, ub, x, x_m, y_m, integer, count, tol)
+        gamma, points = self.state["gamma"], []
+        wanted = [(bound + gamma * (ub - bound), np.asarray(sites, dtype=float))
+                  for bound, sites in _unproven_sitings(master, ub, y_m, integer, tol)]
+        wanted += [(None, y_m), (lb + DEEP * gamma * (ub - lb), y_m)]    # the master's plan, a deeper step
+        for level, y in wanted:
+            if len(points) == count:
+                break
+            if level is None:
+                points += [] if _same(x, x_m, master) else [(x_m, y_m)]
+                continue
+            try:
+                points.append((self._step(master, center, level, y, integer), y))
+            except SolverError as exc:
+                log.info("%s; one plan fewer this round", exc)
+        return points
 
     def _centre(self, master, best, y_m, integer) -> np.ndarray:
         """The best plan, with the storage sizes of the best plan priced on the siting y_m (if one was).
@@ -107,11 +148,14 @@ class Level(Stabiliser):
         centre[storage] = np.asarray(own[1])[storage]
         return centre
 
-    def priced(self, total, lb, ub_before, ub_after, x, y, integer):
+    def seen(self, total, x, y, integer):
         if integer and self.kind == "level":
             centres, key = self.state["site_centres"], _siting_key(y)
             if total < centres.get(key, [np.inf])[0]:
                 centres[key] = [float(total), [float(v) for v in x]]
+
+    def priced(self, total, lb, ub_before, ub_after, x, y, integer):
+        self.seen(total, x, y, integer)
         level = self.state.get("level")
         if level is None or not np.isfinite(ub_before) or ub_before <= level:
             return
@@ -129,6 +173,23 @@ class Level(Stabiliser):
 
 def _siting_key(y) -> str:
     return ",".join(str(int(round(v))) for v in y)
+
+
+def _same(x, x_m, master) -> bool:
+    return bool(np.allclose(x, x_m, rtol=0.0, atol=1e-9 * float(np.max(master.scale, initial=1.0))))
+
+
+def _unproven_sitings(master, ub: float, y_m, integer: bool, tol: float):
+    """(bound, sites) of the sitings other than y_m whose bound under the last master solve is not within `tol`
+    of `ub`, lowest bound first (binary siting solved siting by siting only; formulations/master.py)."""
+    bounds = master.siting_bounds
+    if not integer or bounds is None:
+        return []
+    chosen = np.round(y_m) > 0.5
+    order = np.argsort(bounds, kind="stable")
+    return [(float(bounds[i]), master.sitings[i]) for i in order
+            if np.isfinite(bounds[i]) and (ub - bounds[i]) / max(abs(ub), 1.0) > tol
+            and not np.array_equal(np.asarray(master.sitings[i]) > 0.5, chosen)]
 
 
 class TrustRegion(Stabiliser):

@@ -55,8 +55,8 @@ def summarise(inst: Instance, res: PlanResult, retries: int = 0) -> dict:
     bounds = {"lower_bound": res.lower_bound, "upper_bound": res.upper_bound, "gap": res.gap,
               "converged": res.converged, "stop_reason": res.stop_reason}
     if res.method == "benders":
-        doc["benders"] = {"iterations": res.history[-1].iteration if res.history else 0, **bounds,
-                          "warm_start": res.warm_start}
+        doc["benders"] = {"iterations": res.history[-1].iteration if res.history else 0,
+                          "plans_priced": res.plans_priced, **bounds, "warm_start": res.warm_start}
         if res.siting_bounds is not None:
             doc["benders"]["siting_bounds"] = res.siting_bounds
         # the model as stated at the final plan: its exact cost against the bounds the loop priced (README, The model)
