@@ -4,14 +4,17 @@ For each case (optionally with its own K: `CASE.toml:K`), the exact EF (branch-a
 where it solves) and Benders with each stabilisation; then, with --command, the whole `stochplan plan`
 command with the case's own settings. Prints one table (and writes it as CSV with --csv):
 
-    case, K, method, iterations, gap, objective EUR/yr, algorithm s, master s, command s, ratio to the EF
+    case, K, method, iterations, plans priced, gap, objective EUR/yr, algorithm s, master s, command s,
+    ratio to the EF
 
     python benchmarks/convergence.py [CASE[:K] ...] [--stabilisations level,interior-level,trust-region,in-out,none]
-                                     [--warm-starts 0,2] [--tol 1e-4] [--max-iter 150] [--no-ef] [--command]
+                                     [--warm-starts 0,2] [--points 1,4] [--tol 1e-4] [--max-iter 150] [--no-ef]
+                                     [--command]
                                      [--workers 2] [--ranks 2] [--csv FILE]
 
-Benders rows are labelled with their warm start (`w2`: benders.warm_start_days = 2, `w0`: none); `--warm-starts`
-runs each stabilisation with each of the given values instead of the case's own.
+Benders rows are labelled with their warm start (`w2`: benders.warm_start_days = 2, `w0`: none) and, above one,
+their plans a round (`p4`: benders.points_per_round = 4; then `iters` are rounds and `plans` the plans priced);
+`--warm-starts` and `--points` run each stabilisation with each of the given values instead of the case's own.
 
 Times are wall seconds on this machine (Clarabel single-threaded); the EF and the in-process Benders rows run in
 one process (with `--workers W` the EF also on W forked workers, its nodes after the root W at a time),
@@ -66,11 +69,14 @@ def run_case(spec: str, args) -> list[dict]:
             rows.append({**label, "method": "EF", "iterations": None, "gap": None, "objective": None,
                          "algorithm_s": time.perf_counter() - t0, "master_s": None, "note": str(exc)})
         print(_line(rows[-1]), flush=True)
-    for kind, warm in itertools.product(args.stabilisations.split(","),
-                                        args.warm_starts or [case.benders.warm_start_days]):
-        res = solve_benders(inst, tol=args.tol, max_iter=args.max_iter, stabilisation=kind, warm_start_days=warm)
+    for kind, warm, points in itertools.product(args.stabilisations.split(","),
+                                                args.warm_starts or [case.benders.warm_start_days],
+                                                args.points or [case.benders.points_per_round]):
+        res = solve_benders(inst, tol=args.tol, max_iter=args.max_iter, stabilisation=kind, warm_start_days=warm,
+                            points_per_round=points)
         seconds = res.timings["loop_s"]      # the iterations, as in the command rows (not the final exact solve)
-        rows.append({**label, "method": f"benders {kind} w{warm}", "iterations": res.history[-1].iteration,
+        rows.append({**label, "method": f"benders {kind} w{warm}{_points(points)}",
+                     "iterations": res.history[-1].iteration, "plans": res.plans_priced,
                      "gap": res.gap,
                      "objective": res.exactness.get("total_eur"), "algorithm_s": seconds,
                      "master_s": res.timings["master_s"], "ratio_to_ef": seconds / ef_s[1] if 1 in ef_s else None,
@@ -98,20 +104,27 @@ def command_row(path: str, k: int | None, ranks: int, workers: int | None, bende
         proc = subprocess.run(cmd, capture_output=True, text=True)
         command_s = time.perf_counter() - t0
         how = f"{ranks} ranks" if ranks > 1 else "1 process" if workers == 1 else f"{workers} workers"
-        row = {"method": f"plan, {how} ({benders.stabilisation} w{benders.warm_start_days})",
+        row = {"method": f"plan, {how} ({benders.stabilisation} w{benders.warm_start_days}"
+                         f"{_points(benders.points_per_round)})",
                "command_s": command_s, "note": f"exit {proc.returncode}"}
         if (out / "results.json").exists():
             res = json.loads((out / "results.json").read_text())
             seconds = res["timings_s"]["loop_s"]        # the iterations; the final day tasks are in cmd s
-            row.update(iterations=res["benders"]["iterations"], gap=res["benders"]["gap"],
+            row.update(iterations=res["benders"]["iterations"], plans=res["benders"]["plans_priced"],
+                       gap=res["benders"]["gap"],
                        objective=res["objective"]["total"], algorithm_s=seconds,
                        master_s=res["timings_s"]["master_s"], ratio_to_ef=seconds / ef_s if ef_s else None)
     return row
 
 
+def _points(points: int) -> str:
+    return f" p{points}" if points > 1 else ""
+
+
 def _line(row: dict) -> str:
     fmt = lambda v, f: "-" if v is None or v != v else format(v, f)  # noqa: E731
-    return (f"{row['case']:<14}{row['K']:>4}  {row['method']:<34}{fmt(row.get('iterations'), 'd'):>6}"
+    return (f"{row['case']:<14}{row['K']:>4}  {row['method']:<37}{fmt(row.get('iterations'), 'd'):>6}"
+            f"{fmt(row.get('plans'), 'd'):>6}"
             f"{fmt(row.get('gap'), '.1e'):>9}{fmt(row.get('objective'), ',.2f'):>16}{fmt(row.get('algorithm_s'), '.1f'):>9}"
             f"{fmt(row.get('master_s'), '.1f'):>8}{fmt(row.get('command_s'), '.1f'):>9}"
             f"{fmt(row.get('ratio_to_ef'), '.2f'):>8}  {row.get('note', '')}")
@@ -123,6 +136,8 @@ def main() -> None:
     parser.add_argument("--stabilisations", default=",".join(KINDS))
     parser.add_argument("--warm-starts", type=lambda v: [int(m) for m in v.split(",")], default=[],
                         help="benders.warm_start_days values to run each stabilisation with (default: the case's)")
+    parser.add_argument("--points", type=lambda v: [int(p) for p in v.split(",")], default=[],
+                        help="benders.points_per_round values to run each stabilisation with (default: the case's)")
     parser.add_argument("--tol", type=float, default=1e-4)
     parser.add_argument("--max-iter", type=int, default=150)
     parser.add_argument("--no-ef", action="store_true", help="skip the exact extensive form")
@@ -134,7 +149,7 @@ def main() -> None:
     parser.add_argument("--csv", help="write the table here")
     args = parser.parse_args()
     logging.basicConfig(level=logging.WARNING)
-    print(f"{'case':<14}{'K':>4}  {'method':<34}{'iters':>6}{'gap':>9}{'objective EUR/yr':>16}{'alg s':>9}"
+    print(f"{'case':<14}{'K':>4}  {'method':<37}{'iters':>6}{'plans':>6}{'gap':>9}{'objective EUR/yr':>16}{'alg s':>9}"
           f"{'master':>8}{'cmd s':>9}{'/EF':>8}")
     rows = []
     for spec in args.cases or [str(default_case_path())]:

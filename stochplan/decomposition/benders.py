@@ -185,7 +185,7 @@ class _Run:
         s.history.append(Iteration(s.iteration, lb, ub, gap, master_s, sub_s, s.phase))
         log.info("iter %3d %-4s LB %14.2f  UB %14.2f  gap %9.2e  master %6.2fs  subproblems %6.2fs  %s%s",
                  s.iteration, s.phase, lb, ub, gap, master_s, sub_s, self.stab.summary(),
-                 f"  {plans} plans" if self.points > 1 else "")
+                 f"  plans {plans}" if self.points > 1 else "")
         self.save()
         return gap
 
