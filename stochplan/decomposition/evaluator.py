@@ -82,7 +82,7 @@ class DayEvaluator:
         self.busy_s = 0.0              # this rank's time in its own solves (cvxpy and Clarabel)
         self.solver_s = 0.0            # of which inside Clarabel
         self.day_s = np.zeros(self.n_days)
-        self.last: dict[int, DaySolution] = {}   # this rank's solutions at the last priced plan
+        self.last: dict[int, DaySolution] = {}   # this rank's solutions at the plan solved exactly (solutions_at)
         self.retries = 0                          # Clarabel retries in this rank's solves
         self.rank_busy_s = np.zeros(self.comm.size)   # rank 0: every rank's busy seconds and retries,
         self.rank_retries = np.zeros(self.comm.size)  # as of the last priced plan
