@@ -160,20 +160,25 @@ def test_one_and_two_ranks_give_the_same_run(case, serial_run, how, backend):
     pd.testing.assert_frame_equal(ac1, ac2, rtol=1e-9)
 
 
-@pytest.mark.parametrize("how,backend", TWO_RANKS)
-def test_two_plans_a_round_on_two_ranks_are_priced_side_by_side_with_the_same_answer(case, how, backend):
-    """One day, benders.points_per_round = 2: on two ranks each prices one plan of the round (two groups of
-    one rank), on one rank both; the runs agree bit for bit."""
-    one_day = case.parent / "one-day.toml"
-    one_day.write_text(CASE.replace("count = 5", "count = 1") + "points_per_round = 2\n")
-    serial, two = case.parent / "one-day-serial", case.parent / f"one-day-{backend}"
-    proc = stochplan("plan", one_day, "--out", serial, "-q", "--workers", "1")
-    assert proc.returncode == 0, proc.stderr
-    proc = stochplan_on("plan", one_day, "--out", two, **how)
+@pytest.mark.parametrize("how,backend,days", [(*p.values, 1) for p in TWO_RANKS] + [({"ranks": 4}, "mpi", 2)],
+                         ids=["mpiexec", "workers", "mpiexec-4"])
+def test_two_plans_a_round_are_priced_side_by_side_by_groups_of_ranks_with_the_same_answer(case, how, backend,
+                                                                                         days):
+    """benders.points_per_round = 2 with twice as many ranks as days: two groups of ranks (of one rank on one
+    day, of two on two days) each price one plan of the round; on one rank it prices both. The runs agree bit
+    for bit."""
+    few = case.parent / f"{days}-days.toml"
+    few.write_text(CASE.replace("count = 5", f"count = {days}") + "points_per_round = 2\n")
+    size = how.get("ranks", how.get("workers"))
+    serial, many = case.parent / f"{days}-days-serial", case.parent / f"{days}-days-{backend}-{size}"
+    if not serial.exists():
+        proc = stochplan("plan", few, "--out", serial, "-q", "--workers", "1")
+        assert proc.returncode == 0, proc.stderr
+    proc = stochplan_on("plan", few, "--out", many, **how)
     assert proc.returncode == 0, proc.stderr
     assert "up to 2 plans a round on 2 group(s) of ranks" in proc.stderr
-    (one, conv1), (other, conv2) = read(serial), read(two)
-    assert other["timings_s"]["ranks"] == 2 and other["timings_s"]["ranks_backend"] == backend
+    (one, conv1), (other, conv2) = read(serial), read(many)
+    assert other["timings_s"]["ranks"] == size and other["timings_s"]["ranks_backend"] == backend
     assert one["benders"] == other["benders"] and one["storage"] == other["storage"]
     assert one["benders"]["plans_priced"] > one["benders"]["iterations"] + 1      # rounds of two plans
     cols = ["iteration", "lower_bound", "upper_bound", "gap"]

@@ -166,8 +166,8 @@ class DayEvaluator:
     # ---------------------------------------------------------------- rank 0
 
     def evaluate(self, plans: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """plans (p × n_x), p ≤ `points` → (Q_ρ,s(x̂_j) [EUR/day], p × days; g_js [EUR/day per unit x], p × days ×
-        n_x): a cut for each plan and day."""
+        """plans (p × n_x), p ≤ `points` → (Q_ρ,s(x̂_j) [EUR/day], p × days; g_js [EUR/day per unit x],
+        p × days × n_x): a cut for each plan and day."""
         plans = np.atleast_2d(np.asarray(plans, dtype=float))
         self._command(PRICE, len(plans), plans.ravel())
         table = self._price_mine(plans)
@@ -188,8 +188,11 @@ class DayEvaluator:
         log.info("days re-assigned from measured times: %s", self.describe())
 
     def describe(self) -> str:
-        return "; ".join(f"rank {r}: days {[self.inst.days[d].day for d in np.flatnonzero(self.owners == r)]}"
-                         for r in range(self.comm.size))
+        """Each rank's days (in its group, with groups of ranks)."""
+        owners, groups = self.pool.group_owners, self.pool.groups
+        days = lambda r: [self.inst.days[d].day for d in np.flatnonzero(owners[r % groups] == r)]  # noqa: E731
+        text = "; ".join(f"rank {r}: days {days(r)}" for r in range(self.comm.size))
+        return text + (f" (ranks r ≡ g mod {groups} form group g)" if groups > 1 else "")
 
     def solutions_at(self, x_hat: np.ndarray, shared=None) -> list[DaySolution]:
         """Every day's full solution at x̂ exactly (no proximal slack at the boundary), solved where the day
