@@ -109,6 +109,23 @@ def test_plans_of_a_round_go_to_groups_of_ranks_by_hand():
     assert group_owners(np.array([3.0, 2.0, 1.0]), 3, 1).tolist() == [[0, 1, 2]]
 
 
+def test_a_failed_plan_of_a_round_is_named_with_its_day_and_plan():
+    from stochplan.errors import SolverError
+    from stochplan.parallel.pool import DayPool
+
+    def solve(j, d):
+        if (j, d) == (1, 2):
+            raise SolverError("day", "infeasible")
+        return np.array([10.0 * j + d])
+
+    pool = DayPool(SerialComm(), 3, label=lambda d: 100 + d)
+    assert pool.check(pool.solve_plans(2, lambda j, d: np.array([10.0 * j + d]), 1))[:, 0].tolist() == \
+        [0, 1, 2, 10, 11, 12]                        # plan by plan, each in day order
+    with pytest.raises(SolverError, match=r"day 102 \(plan 2 of 2 in the round\) on rank 0") as failed:
+        pool.check(pool.solve_plans(2, solve, 1))
+    assert failed.value.status == "infeasible"
+
+
 def test_collectives_serial_stand_in():
     check_collectives(SerialComm())
 
