@@ -341,6 +341,11 @@ def _solve_benders(inst, tol, max_iter, time_limit_s, multicut, lp_phase, stabil
                      "multi-cut" if run.master.multicut else "single-cut", stabiliser.kind,
                      f", up to {run.points} plans a round on {evaluator.pool.groups} group(s) of ranks"
                      if run.points > 1 else "")
+            fit = comm.size // len(inst.days)            # groups of ranks that would each hold every day
+            if fit > evaluator.pool.groups:
+                log.info("%d ranks for %d days: ranks beyond the days wait in every round; benders.points_per_round "
+                         "= %d would price that many plans a round side by side (README, Running on a cluster)",
+                         comm.size, len(inst.days), fit)
             if resume is not None:
                 if resume.multicut != run.master.multicut:
                     raise InputError("--resume", "the checkpoint used a different cut type (benders.multicut)")
