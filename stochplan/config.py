@@ -239,9 +239,9 @@ class BendersConfig:
     # iteration 0 prices the exact plan of the planned days reduced to this many by K-Medoids
     # (decomposition/warmstart.py) instead of "build nothing"; 0: off, and so where it is ≥ the days planned
     warm_start_days: int = key(0, ge=0)
-    # plans priced in each round (binary siting): the stabilised point of the master's siting, then those of
-    # the sitings not yet proven worse, the master's own point, a deeper level point (stabilisation.py); the
-    # rounds fall, the plans priced barely change: for ranks that outnumber the days
+    # plans priced in each round: the stabilised point, then (binary siting) those of the sitings not yet proven
+    # worse, the master's own point, a deeper level point (stabilisation.py); side by side where the ranks are
+    # at least twice the days. The rounds fall, the plans priced mostly rise (README, The model)
     points_per_round: int = key(1, ge=1)
 
 
