@@ -179,6 +179,14 @@ class _Run:
         if total < self.state.best_ub:
             self.state.best_ub, self.state.best_x, self.state.best_y = total, x, y
 
+    def keep(self, total, x, y, valid_ub: bool) -> None:
+        """A priced plan: the phase's best if it is better, and the run's where its sites are integral."""
+        s = self.state
+        if total < s.phase_best:
+            s.phase_best, s.phase_best_x, s.phase_best_y = total, x, y
+        if valid_ub:
+            self.improve(total, x, y)
+
     def record(self, lb, ub, master_s, sub_s, plans: int = 1) -> float:
         s = self.state
         gap = relative_gap(lb, ub) if np.isfinite(lb) else np.inf
@@ -262,16 +270,10 @@ class _Run:
                 self.evaluator.rebalance()
                 s.rebalanced = True
             ub_before = s.phase_best
-            if total < s.phase_best:
-                s.phase_best, s.phase_best_x, s.phase_best_y = total, x, y
-            if valid_ub:
-                self.improve(total, x, y)
+            self.keep(total, x, y, valid_ub)
             self.stab.priced(total, s.phase_lb, ub_before, s.phase_best, x, y, integer)
             for (x_j, y_j), total_j in zip(extra, extra_totals):    # after the first: it alone steers the step
-                if total_j < s.phase_best:
-                    s.phase_best, s.phase_best_x, s.phase_best_y = total_j, x_j, y_j
-                if valid_ub:
-                    self.improve(total_j, x_j, y_j)
+                self.keep(total_j, x_j, y_j, valid_ub)
                 self.stab.seen(total_j, x_j, y_j, integer)
             if self.record(s.phase_lb, s.phase_best, master_s, sub_s, 1 + len(extra)) <= self.tol:
                 return "gap"
