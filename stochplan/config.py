@@ -239,6 +239,9 @@ class BendersConfig:
     # iteration 0 prices the exact plan of the planned days reduced to this many by K-Medoids
     # (decomposition/warmstart.py) instead of "build nothing"; 0: off, and so where it is ≥ the days planned
     warm_start_days: int = key(0, ge=0)
+    # with a warm start, iteration 0 also prices the reduced problem's optimal plan of every other siting whose
+    # optimum lies within this relative margin of the best (its branch-and-bound proves them); 0: the best only
+    warm_start_within: float = key(0.0, ge=0, le=0.1)
     # plans priced in each round: the stabilised point, then (binary siting) those of the sitings not yet proven
     # worse, the master's own point, a deeper level point (stabilisation.py); side by side where the ranks are
     # at least twice the days. The rounds fall, the plans priced mostly rise (README, The model)
@@ -461,5 +464,8 @@ def _check_case(case: Case) -> None:
         raise InputError("chargers.stations", "lists a bus twice; merge the fleets")
     if case.ev.sessions_csv and sc.source != "year":
         raise InputError("ev.sessions_csv", "real sessions need dated days: use scenarios.source = 'year'")
+    if case.benders.warm_start_within > 0 and case.benders.warm_start_days == 0:
+        raise InputError("benders.warm_start_within", "prices other sitings of the warm start's reduced problem: "
+                         "set benders.warm_start_days too (2 on the shipped cases), or remove the key")
     if sc.source == "explicit" and not sc.explicit:
         raise InputError("scenarios.day", "source = 'explicit' needs at least one [[scenarios.day]] table")

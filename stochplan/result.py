@@ -63,6 +63,7 @@ class PlanResult:
     rank_results: list | None = None  # by rank, what Benders' plan_task made at the chosen plan (several ranks)
     warm_start: dict | None = None    # Benders: the warm start's days and value (decomposition/warmstart.py)
     plans_priced: int = 0             # Benders: plans priced on every day, iteration 0's included
+    alternatives: list | None = None  # EF with a margin: the other sitings' optima (value, x, y) within it
 
 
 def strict(value, nonfinite=None):

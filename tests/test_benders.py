@@ -118,7 +118,7 @@ def test_a_warm_start_prices_the_exact_plan_of_the_medoid_days_first(small_case,
     first_plan = json.loads((out / "checkpoint.json").read_text())["state"]["priced"][0][0]
     assert first_plan == reduced.x.tolist() and reduced.investment_eur > 0      # not "build nothing"
     assert bd.warm_start == {"days": [days[0].day], "weights": [days[0].weight], "value_eur": reduced.upper_bound,
-                             "nodes": reduced.timings["nodes"]}
+                             "nodes": reduced.timings["nodes"], "other_sitings": []}
     assert bd.timings["warm_start_s"] > 0
     ef = solve_extensive(inst)
     assert bd.converged and bd.upper_bound == pytest.approx(ef.upper_bound, rel=1e-4)
@@ -283,6 +283,65 @@ def test_the_exact_extensive_form_on_forked_workers_is_the_one_process_optimum(s
     assert two.upper_bound == one.upper_bound and two.x.tolist() == one.x.tolist()
     assert two.y.tolist() == one.y.tolist() and two.timings["nodes"] >= one.timings["nodes"]
     assert [s.cost_eur for s in two.solutions] == [s.cost_eur for s in one.solutions]
+
+
+def test_the_extensive_form_with_a_margin_proves_every_siting_within_it(small_case):
+    """solve_extensive(within=δ): besides the optimum, every other siting whose own optimum (the EF with those
+    sites fixed) lies within δ of it, with that optimum, best first, and none beyond δ; the optimum itself is the
+    one without a margin. Three candidates, at most two sites: seven sitings, δ between the third and fourth."""
+    from copy import deepcopy
+    from itertools import combinations
+
+    data, tmp_path = small_case
+    data["storage"]["candidates"] = [1, 2, 3]
+    data["investment"]["max_storage_sites"] = 2
+    inst = instance_of(data, tmp_path)
+    exact = {}
+    for count in range(3):
+        for sites in combinations([1, 2, 3], count):
+            fixed = deepcopy(data)
+            fixed["storage"].update(siting="fixed", fixed_sites=list(sites))
+            exact[sites] = solve_extensive(instance_of(fixed, tmp_path)).upper_bound
+    ranked = sorted(exact, key=exact.get)
+    best = exact[ranked[0]]
+    over = [(exact[s] - best) / best for s in ranked]
+    within = 0.5 * (over[3] + over[4])
+    plain, wide = solve_extensive(inst), solve_extensive(inst, within=within)
+    assert plain.alternatives is None and wide.upper_bound == plain.upper_bound
+    assert wide.x.tolist() == plain.x.tolist() and wide.y.tolist() == plain.y.tolist()
+    assert plain.upper_bound == pytest.approx(best, rel=1e-6)
+    buses = lambda y: tuple(b for b, built in zip([1, 2, 3], y) if built > 0.5)  # noqa: E731
+    assert [buses(y) for _, _, y in wide.alternatives] == ranked[1:4]
+    assert [v for v, _, _ in wide.alternatives] == pytest.approx([exact[s] for s in ranked[1:4]], rel=1e-6)
+    assert wide.timings["nodes"] > plain.timings["nodes"]
+
+
+def test_a_warm_start_with_a_margin_prices_the_other_sitings_first(small_case):
+    """benders.warm_start_within: iteration 0 prices the reduced problem's optimum and then each other siting's
+    optimal plan within the margin (the reduced EF's alternatives), one command each here (one plan a round);
+    results.json names them; the run ends at the exact EF optimum."""
+    import json
+    from dataclasses import replace
+
+    from stochplan.decomposition.warmstart import reduced_days
+
+    data, tmp_path = small_case
+    data["storage"]["candidates"] = [1, 2, 3]
+    inst = instance_of(data, tmp_path)
+    reduced = solve_extensive(replace(inst, days=reduced_days(inst, 1)), within=0.1)
+    assert len(reduced.alternatives) >= 2
+    out = tmp_path / "warm-within"
+    out.mkdir()
+    bd = solve_benders(inst, tol=1e-5, max_iter=200, warm_start_days=1, warm_start_within=0.1, checkpoint_dir=out)
+    priced = [entry[0] for entry in json.loads((out / "checkpoint.json").read_text())["state"]["priced"]]
+    plans = [reduced.x] + [x for _, x, _ in reduced.alternatives]
+    assert priced[:len(plans)] == [x.tolist() for x in plans]
+    assert bd.warm_start["other_sitings"] == [
+        {"storage_buses": [b for b, built in zip([1, 2, 3], y) if built > 0.5], "value_eur": v}
+        for v, _, y in reduced.alternatives]
+    ef = solve_extensive(inst)
+    assert bd.converged and bd.upper_bound == pytest.approx(ef.upper_bound, rel=1e-4)
+    assert bd.y.tolist() == ef.y.tolist()
 
 
 def test_level_resumes_exactly_with_its_centre_per_siting(small_case):

@@ -121,6 +121,10 @@ BAD_INPUTS = [
     ("unknown bus", lambda p: write_case(p.parent, candidates="7"), "storage.candidates[0]: bus 7"),
     ("negative cost", lambda p: write_case(p.parent, energy_cost="-5.0"), "storage.energy_cost_eur_per_mwh"),
     ("NaN in a profile", lambda p: write_case(p.parent, sell="nan"), "prices.sell_eur_per_mwh[0]"),
+    ("a margin without a warm start",
+     lambda p: (p.write_text(write_case(p.parent).read_text() + "\n[benders]\nwarm_start_within = 0.01\n"), p)[1],
+     "benders.warm_start_within: prices other sitings of the warm start's reduced problem: set "
+     "benders.warm_start_days too"),
 ]
 
 

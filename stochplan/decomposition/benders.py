@@ -13,7 +13,8 @@ every day is priced at it (one cut per day; single-cut sums them) and the best p
 by side where the ranks outnumber the days, evaluator.py).
 
 - Iteration 0 prices "build nothing", or with `benders.warm_start_days` the exact plan of the days reduced to
-  a few (warmstart.py), so every θ_s has a cut before the first master solve.
+  a few (warmstart.py) — with `benders.warm_start_within` also the other sitings' within that margin — so every
+  θ_s has a cut before the first master solve.
 - LP phase (option, binary siting only): first converge on the master's LP relaxation, whose cuts stay
   valid, then restore integrality. Its plans are fractional, so they never become the incumbent.
 
@@ -193,7 +194,7 @@ class _Run:
         s.history.append(Iteration(s.iteration, lb, ub, gap, master_s, sub_s, s.phase))
         log.info("iter %3d %-4s LB %14.2f  UB %14.2f  gap %9.2e  master %6.2fs  subproblems %6.2fs  %s%s",
                  s.iteration, s.phase, lb, ub, gap, master_s, sub_s, self.stab.summary(),
-                 f"  plans {plans}" if self.points > 1 else "")
+                 f"  plans {plans}" if self.points > 1 or plans > 1 else "")
         self.save()
         return gap
 
@@ -213,20 +214,26 @@ class _Run:
 
     # ------------------------------------------------------------------ loop
 
-    def initial(self, warm_days: int) -> None:
-        """Iteration 0: price "build nothing", or the warm start's plan (`warm_days` > 0; its time is counted as
-        master time, first-stage work on rank 0)."""
-        warm = warm_start(self.inst, warm_days, before=self.evaluator.lend)
+    def initial(self, warm_days: int, within: float = 0.0) -> None:
+        """Iteration 0: price "build nothing", or the warm start's plans (`warm_days` > 0, and with `within` > 0
+        the other sitings' within that margin; its time is counted as master time, first-stage work on rank 0),
+        at most `points` a command."""
+        warm = warm_start(self.inst, warm_days, before=self.evaluator.lend, within=within)
         if warm is None:
-            x0 = np.zeros(self.fs.n_x)
             y0 = self.fs.fixed_y.copy() if self.fs.siting == "fixed" else np.zeros(self.fs.n_storage)
+            plans = [(np.zeros(self.fs.n_x), y0)]
         else:
-            x0, y0 = warm.x, warm.y
+            plans = warm.plans
             self.state.warm_start, self.state.warm_start_s = warm.to_json(), warm.seconds
             self.state.master_s += warm.seconds
-        (total,), sub_s = self.price([(x0, y0)])
-        self.improve(total, x0, y0)
-        self.record(-np.inf, total, warm.seconds if warm else 0.0, sub_s)
+        sub_s = 0.0
+        for first in range(0, len(plans), self.points):
+            chunk = plans[first:first + self.points]
+            totals, seconds = self.price(chunk)
+            sub_s += seconds
+            for total, (x, y) in zip(totals, chunk):
+                self.improve(total, x, y)
+        self.record(-np.inf, self.state.best_ub, warm.seconds if warm else 0.0, sub_s, len(plans))
 
     def resume(self, state: LoopState) -> None:
         self.state = state
@@ -301,7 +308,8 @@ def solve_benders(inst: Instance, tol: float | None = None, max_iter: int | None
                   checkpoint_dir: Path | None = None, resume: LoopState | None = None,
                   stop_after: int | None = None, fingerprint: dict | None = None, comm=None,
                   day_task=None, plan_task=None, plan_ranks: int | None = None, spare=None,
-                  warm_start_days: int | None = None, points_per_round: int | None = None) -> PlanResult | int:
+                  warm_start_days: int | None = None, points_per_round: int | None = None,
+                  warm_start_within: float | None = None) -> PlanResult | int:
     """Rank 0: run Benders and → PlanResult. Other ranks: serve day solves and → the exit code.
 
     `resume` is the state of a checkpoint (`resume_state`; its fingerprint already compared with
@@ -319,11 +327,11 @@ def solve_benders(inst: Instance, tol: float | None = None, max_iter: int | None
              "points": points}
     with comm.serving(lambda: DayEvaluator(inst, comm, **tasks).serve()):    # forked workers' ranks
         return _solve_benders(inst, tol, max_iter, time_limit_s, multicut, lp_phase, stabilisation, checkpoint_dir,
-                              resume, stop_after, fingerprint, comm, tasks, warm_start_days)
+                              resume, stop_after, fingerprint, comm, tasks, warm_start_days, warm_start_within)
 
 
 def _solve_benders(inst, tol, max_iter, time_limit_s, multicut, lp_phase, stabilisation, checkpoint_dir, resume,
-                   stop_after, fingerprint, comm, tasks: dict, warm_start_days) -> PlanResult | int:
+                   stop_after, fingerprint, comm, tasks: dict, warm_start_days, warm_start_within) -> PlanResult | int:
     cfg = inst.case.benders
     pick = lambda value, default: default if value is None else value  # noqa: E731
     evaluator = DayEvaluator(inst, comm, **tasks)
@@ -353,7 +361,7 @@ def _solve_benders(inst, tol, max_iter, time_limit_s, multicut, lp_phase, stabil
                     raise InputError("--resume", "the checkpoint used a different cut type (benders.multicut)")
                 run.resume(resume)
             else:
-                run.initial(pick(warm_start_days, cfg.warm_start_days))
+                run.initial(pick(warm_start_days, cfg.warm_start_days), pick(warm_start_within, cfg.warm_start_within))
             s = run.state
             if s.finished == "gap" and s.history[-1].gap <= run.tol:
                 reason = "gap"

@@ -9,13 +9,18 @@ level and interior-level steps. Why this and not the cuts the issue also names: 
 optimum or at the EF relaxation's optimum was measured before (README, "Tried"): the first bounds only the
 lower bound and costs iterations elsewhere, the second costs a whole EF. The reduced EF costs about one round
 of day solves on the default case (0.7 s) and starts the level steps next to the optimum: 14 → 9 iterations.
+
+With `benders.warm_start_within` = δ > 0 the reduced problem's branch-and-bound also proves every other siting
+whose optimum lies within δ of its best, and iteration 0 prices each of those plans as well. Where sitings are
+near-equal, the loop's work is the lower bound — proving each of them worse by cuts at its own sizes — and each
+now starts with cuts at its own (nearly) best sizes: SimBench MV, ten three-site sitings within 1 %, FIXME.
 """
 from __future__ import annotations
 
 import logging
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
@@ -37,10 +42,20 @@ class WarmStart:
     value_eur: float         # the reduced problem's optimum [EUR/year]
     nodes: int               # branch-and-bound nodes solved
     seconds: float
+    others: list = field(default_factory=list)    # (value [EUR/year], x, y) of the other sitings within the margin
+    storage_buses: list = field(default_factory=list)
+
+    @property
+    def plans(self) -> list[tuple[np.ndarray, np.ndarray]]:
+        """What iteration 0 prices: the reduced optimum, then the other sitings' plans, best first."""
+        return [(self.x, self.y)] + [(x, y) for _, x, y in self.others]
 
     def to_json(self) -> dict:
         """What results.json and the checkpoint keep (the seconds go with the run's timings)."""
-        return {"days": self.days, "weights": self.weights, "value_eur": self.value_eur, "nodes": self.nodes}
+        buses = np.asarray(self.storage_buses)
+        return {"days": self.days, "weights": self.weights, "value_eur": self.value_eur, "nodes": self.nodes,
+                "other_sitings": [{"storage_buses": buses[y > 0.5].tolist(), "value_eur": float(value)}
+                                  for value, _, y in self.others]}
 
 
 def reduced_days(inst: Instance, m: int) -> list[Day]:
@@ -53,11 +68,13 @@ def reduced_days(inst: Instance, m: int) -> list[Day]:
             for c, i in enumerate(reduction.medoids)]
 
 
-def warm_start(inst: Instance, m: int, before: Callable[[], None] | None = None) -> WarmStart | None:
+def warm_start(inst: Instance, m: int, before: Callable[[], None] | None = None,
+               within: float = 0.0) -> WarmStart | None:
     """The exact plan of the days reduced to m, or None where there is nothing to reduce (m = 0, or m ≥ K: the
     reduced problem would be the whole one) or its solve failed: a warning, and Benders starts from "build
     nothing" — the warm start only saves iterations, the run does not depend on it. `before()` is called just
-    before the work starts (Benders lends the other ranks' time: evaluator.DayEvaluator.lend)."""
+    before the work starts (Benders lends the other ranks' time: evaluator.DayEvaluator.lend). `within` > 0:
+    with the other sitings' plans whose reduced optimum lies within that margin of the best (see the module)."""
     if m <= 0:
         return None
     if m >= len(inst.days):
@@ -68,12 +85,15 @@ def warm_start(inst: Instance, m: int, before: Callable[[], None] | None = None)
     start = time.perf_counter()
     days = reduced_days(inst, m)
     try:
-        res = solve_extensive(replace(inst, days=days), quiet=True)
+        res = solve_extensive(replace(inst, days=days), quiet=True, within=within)
     except SolverError as exc:
         log.warning("warm start: %s; Benders starts from 'build nothing' instead", exc)
         return None
     warm = WarmStart(x=res.x, y=res.y, days=[d.day for d in days], weights=[d.weight for d in days],
-                     value_eur=res.upper_bound, nodes=res.timings["nodes"], seconds=time.perf_counter() - start)
-    log.info("warm start: the exact plan of %d medoid days (%s) of %d, %d branch-and-bound nodes, %.1f s",
-             m, ", ".join(str(d) for d in warm.days), len(inst.days), warm.nodes, warm.seconds)
+                     value_eur=res.upper_bound, nodes=res.timings["nodes"], seconds=time.perf_counter() - start,
+                     others=res.alternatives or [], storage_buses=list(inst.first.storage_buses))
+    log.info("warm start: the exact plan of %d medoid days (%s) of %d%s, %d branch-and-bound nodes, %.1f s",
+             m, ", ".join(str(d) for d in warm.days), len(inst.days),
+             f" and of the {len(warm.others)} other siting(s) within {within:.1%} of it" if within > 0 else "",
+             warm.nodes, warm.seconds)
     return warm

@@ -6,7 +6,9 @@ with the same first-stage constraints as the master. Clarabel has no integers, s
 exact by branch-and-bound over the siting binaries: each node is the EF with some y_k fixed to 0 or 1 and
 the others relaxed to [0, 1]; its optimum bounds the node's subtree (relaxation), an integral optimum is a
 candidate, and a node whose bound is not below the best candidate is pruned. The problem is compiled once
-(the node's bounds on y are Parameters) and re-solved per node; nodes are taken best bound first.
+(the node's bounds on y are Parameters) and re-solved per node; nodes are taken best bound first. With a
+margin `within` > 0 the search also proves the other sitings whose optimum lies within it of the best
+(a node is pruned only when its bound is beyond best · (1 + within)); Benders' warm start prices them.
 """
 from __future__ import annotations
 
@@ -54,20 +56,23 @@ def first_stage_constraints(x, y, fs, y_lo=None, y_hi=None):
     return cons
 
 
-def solve_extensive(inst: PlanInputs, exact: bool = True, comm=None, quiet: bool = False) -> PlanResult:
+def solve_extensive(inst: PlanInputs, exact: bool = True, comm=None, quiet: bool = False,
+                    within: float = 0.0) -> PlanResult:
     """The EF optimum; with binary siting and `exact`, by branch-and-bound (else the relaxation). After the root,
     nodes are solved `comm.size` at a time, best bounds first: on forked workers (parallel/workers.py) that
     inherit the compiled problem. The optimum does not depend on the count; the nodes solved may (a node the
     serial order would prune can be in a batch). `quiet`: the nodes logged at DEBUG (a step inside another
-    method, Benders' warm start)."""
+    method, Benders' warm start). `within` > 0 (relative): also every other siting's optimum within that margin
+    of the best, in `PlanResult.alternatives`, best first (a siting beyond it may still have been solved)."""
     fs = inst.first
     start = time.perf_counter()
     ef = _Nodes(inst)
     comm = comm or SerialComm()
     branching = exact and fs.siting == "binary" and fs.n_storage > 0
     best, best_plan, nodes = math.inf, None, 0
+    leaves = []                                            # (value, x, y) of every integral node
     level = logging.DEBUG if quiet else logging.INFO
-    queue = [(-math.inf, 0, np.zeros(fs.n_storage), np.ones(fs.n_storage))]
+    queue = [(-math.inf, (0, 0), np.zeros(fs.n_storage), np.ones(fs.n_storage))]
     batch = [queue.pop()]
     results = ef.solve_batch(comm, batch, branching)     # the root, here: workers forked after it inherit the
     with (comm.serving(lambda: ef.serve(comm, branching)) if branching else nullcontext()):   # compiled problem
@@ -77,34 +82,68 @@ def solve_extensive(inst: PlanInputs, exact: bool = True, comm=None, quiet: bool
                 fractional = np.abs(y_val - np.round(y_val))
                 log.log(level, "EF node %d (sites %s): %.2f EUR/year%s", nodes, _describe(lo, hi), value,
                         "" if sols is not None else f", y = {np.round(y_val, 3).tolist()}")
-                if value >= best - PRUNE * abs(best):
+                if value >= _cutoff(best, within):
                     continue
                 if sols is not None:
-                    best, best_plan = value, (np.round(y_val) if branching else y_val, x_val, sols)
-                    continue
-                k = int(np.argmax(fractional))
-                for fixed in (0.0, 1.0):
-                    child_lo, child_hi = lo.copy(), hi.copy()
-                    child_lo[k] = child_hi[k] = fixed
-                    heapq.heappush(queue, (value, nodes * 2 + int(fixed), child_lo, child_hi))
-            batch = _next_batch(queue, comm.size, best)
+                    y_int = np.round(y_val) if branching else y_val
+                    leaves.append((value, x_val, y_int))
+                    if value < best:
+                        best, best_plan = value, (y_int, x_val, sols)
+                    children = _others(lo, hi, y_int) if within > 0 and branching else []
+                else:
+                    k = int(np.argmax(fractional))
+                    children = [_fix(lo, hi, [k], [fixed]) for fixed in (0.0, 1.0)]
+                for c, (child_lo, child_hi) in enumerate(children):
+                    if _feasible(fs, child_lo):
+                        heapq.heappush(queue, (value, (nodes, c), child_lo, child_hi))
+            batch = _next_batch(queue, comm.size, _cutoff(best, within))
             results = ef.solve_batch(comm, batch, branching) if batch else []
         ef.stop(comm, branching)
     y_val, x_val, sols = best_plan
+    others = sorted((leaf for leaf in leaves if not np.array_equal(leaf[2], y_val) and leaf[0] < _cutoff(best, within)),
+                    key=lambda leaf: leaf[0])
     return PlanResult(method="ef", x=x_val, y=y_val, investment_eur=fs.annual_cost(x_val, y_val), solutions=sols,
                       lower_bound=best, upper_bound=best, gap=0.0, converged=True, stop_reason="optimal",
                       timings={"total_s": time.perf_counter() - start, "build_s": ef.build_s,
                                "solver_s": ef.solver_s, "solver_retries": ef.retries, "nodes": nodes,
                                "ranks": comm.size, "ranks_backend": comm.backend,
-                               "siting": "binary (branch-and-bound)" if branching else fs.siting})
+                               "siting": "binary (branch-and-bound)" if branching else fs.siting},
+                      alternatives=others if within > 0 else None)
 
 
-def _next_batch(queue: list, size: int, best: float) -> list:
-    """Up to `size` nodes off the heap, best bound first, skipping those the best plan already prunes."""
+def _fix(lo: np.ndarray, hi: np.ndarray, sites, values) -> tuple[np.ndarray, np.ndarray]:
+    """A child node: the node's bounds with `sites` fixed to `values`."""
+    lo, hi = lo.copy(), hi.copy()
+    lo[sites] = hi[sites] = values
+    return lo, hi
+
+
+def _others(lo: np.ndarray, hi: np.ndarray, y: np.ndarray) -> list[tuple[np.ndarray, np.ndarray]]:
+    """The rest of a node whose relaxation came out integral at y, as children that each hold other sitings
+    (Lawler's partition): over the free sites f₁ … f_n, child i agrees with y on f₁ … f_{i−1} and differs on f_i.
+    They cover every siting of the node but y, none twice, so no siting is solved again."""
+    free = np.flatnonzero(lo < hi)
+    return [_fix(lo, hi, free[:i + 1], np.append(y[free[:i]], 1.0 - y[k])) for i, k in enumerate(free)]
+
+
+def _feasible(fs, lo: np.ndarray) -> bool:
+    """Whether some plan builds at least the sites `lo` fixes to 1 (the site count and the budget; a child of an
+    integral node is branched on a site the relaxation left at 0, whose 1 may exceed either)."""
+    return lo.sum() <= fs.max_sites and (not math.isfinite(fs.budget_eur) or fs.capex_y @ lo <= fs.budget_eur)
+
+
+def _cutoff(best: float, within: float) -> float:
+    """The bound at and beyond which a node is pruned: within PRUNE of the best plan, or beyond the margin
+    `within` of it (no best yet: nothing pruned)."""
+    return best + (within - PRUNE) * abs(best) if math.isfinite(best) else math.inf
+
+
+def _next_batch(queue: list, size: int, cutoff: float) -> list:
+    """Up to `size` nodes off the heap, best bound first, skipping those beyond the `cutoff` (_cutoff)."""
     batch = []
     while queue and len(batch) < size:
         node = heapq.heappop(queue)
-        if not node[0] >= best - PRUNE * abs(best):      # (no best yet: inf − inf is nan, nothing pruned)
+        if node[0] < cutoff:
             batch.append(node)
     return batch
 
