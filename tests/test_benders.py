@@ -344,6 +344,44 @@ def test_a_warm_start_with_a_margin_prices_the_other_sitings_first(small_case):
     assert bd.y.tolist() == ef.y.tolist()
 
 
+@pytest.mark.parametrize("fail", [None, "root", "shared"])
+def test_the_warm_starts_nodes_are_shared_with_benders_ranks(small_case, monkeypatch, caplog, fail):
+    """With a margin, the warm start's branch-and-bound runs on Benders' ranks (two forked workers, each compiling
+    the reduced problem: evaluator.DayEvaluator.share_nodes): the same first plans and the same run as one
+    process. A failed node — the root on rank 0 before anything is shared, or a shared one — is reported, the
+    other rank is released and the run starts from "build nothing", as a cold run does."""
+    from stochplan.formulations import extensive
+    from stochplan.parallel.workers import WorkerComm
+
+    data, tmp_path = small_case
+    data["storage"]["candidates"] = [1, 2, 3]
+    inst = instance_of(data, tmp_path)
+    kw = dict(tol=1e-5, max_iter=200, warm_start_days=1, warm_start_within=0.1)
+    caplog.set_level("INFO")
+    if fail is None:
+        one = solve_benders(inst, **kw)
+        two = solve_benders(inst, comm=WorkerComm(2), **kw)
+        assert "branch-and-bound nodes on 2 ranks" in caplog.text
+        assert two.warm_start == one.warm_start and len(one.warm_start["other_sitings"]) >= 2
+    else:
+        solve = extensive._Nodes._solve
+
+        def failing(self, lo, hi, branching):      # the root has no site fixed, a shared node has some
+            if (fail == "root") == bool(np.all(lo < hi)):
+                row = np.full(self.width, np.nan)
+                row[0] = 1.0                         # FAILURES[0]
+                return row, None
+            return solve(self, lo, hi, branching)
+
+        monkeypatch.setattr(extensive._Nodes, "_solve", failing)      # (the forked worker inherits it)
+        two = solve_benders(inst, comm=WorkerComm(2), **kw)
+        one = solve_benders(inst, tol=1e-5, max_iter=200, warm_start_days=0)
+        assert "warm start: extensive form" in caplog.text and two.warm_start is None
+    assert two.converged and [(h.lower_bound, h.upper_bound) for h in two.history] == \
+        [(h.lower_bound, h.upper_bound) for h in one.history]
+    assert two.x.tolist() == one.x.tolist()
+
+
 def test_level_resumes_exactly_with_its_centre_per_siting(small_case):
     """`level` keeps the best plan of each siting it priced; a checkpoint carries them, so a resumed run
     takes the same steps as the uninterrupted one."""

@@ -202,6 +202,25 @@ def test_two_plans_a_round_are_priced_side_by_side_by_groups_of_ranks_with_the_s
     pd.testing.assert_frame_equal(conv1[cols], conv2[cols])
 
 
+def test_the_warm_starts_nodes_on_two_mpi_ranks_give_the_one_process_run(case):
+    """benders.warm_start_within: the warm start's branch-and-bound also proves the other sitings within the margin,
+    its nodes solved on both MPI ranks (each compiles the reduced problem); the run is the one-process run."""
+    margin = case.parent / "margin.toml"
+    margin.write_text(CASE + "warm_start_within = 0.05\n")
+    serial, two = case.parent / "margin-serial", case.parent / "margin-mpi"
+    proc = stochplan("plan", margin, "--out", serial, "-q", "--workers", "1")
+    assert proc.returncode == 0, proc.stderr
+    proc = stochplan("plan", margin, "--out", two, ranks=2)
+    assert proc.returncode == 0, proc.stderr
+    assert "branch-and-bound nodes on 2 ranks" in proc.stderr
+    (one, conv1), (other, conv2) = read(serial), read(two)
+    assert one["benders"]["warm_start"]["other_sitings"]
+    assert one["benders"] == other["benders"] and one["storage"] == other["storage"]
+    assert one["economics"] == other["economics"]      # the baseline's days all solved after the loop here
+    cols = ["iteration", "lower_bound", "upper_bound", "gap"]
+    pd.testing.assert_frame_equal(conv1[cols], conv2[cols])
+
+
 def test_the_plan_task_runs_on_every_rank_and_its_failure_is_reported_on_rank_0(case):
     """Benders' plan task (the plan command's figures) gets the final plan and every day's solution on each
     rank; a task that fails on a worker is raised on rank 0 with the worker's traceback, and the workers end."""

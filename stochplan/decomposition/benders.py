@@ -218,7 +218,8 @@ class _Run:
         """Iteration 0: price "build nothing", or the warm start's plans (`warm_days` > 0, and with `within` > 0
         the other sitings' within that margin; its time is counted as master time, first-stage work on rank 0),
         at most `points` a command."""
-        warm = warm_start(self.inst, warm_days, before=self.evaluator.lend, within=within)
+        warm = warm_start(self.inst, warm_days, before=self.evaluator.lend, within=within,
+                          share=self.evaluator.share_nodes)
         if warm is None:
             y0 = self.fs.fixed_y.copy() if self.fs.siting == "fixed" else np.zeros(self.fs.n_storage)
             plans = [(np.zeros(self.fs.n_x), y0)]

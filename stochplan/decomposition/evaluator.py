@@ -12,6 +12,8 @@ A failed solve on any rank stops every rank: rank 0 names the rank and day.
 Spare work (`SpareWork`: the plan command's business-as-usual baseline, which does not depend on the plan): when
 rank 0 is about to compute alone (the warm start) it lends the other ranks' time (`lend`); they do their share
 until rank 0's next command arrives, and after the final plan the units left are spread by measured cost.
+A warm start with other sitings (`benders.warm_start_within`) has many branch-and-bound nodes: rank 0 shares
+them instead (`share_nodes`), each rank compiling the reduced problem for itself.
 """
 from __future__ import annotations
 
@@ -24,17 +26,20 @@ from typing import Protocol
 import numpy as np
 
 from .. import interrupts
+from ..formulations.extensive import branches, serve_nodes
 from ..formulations.operation import DayModels, solve_day
 from ..instance import Instance
 from ..parallel import SerialComm, assign_spare
 from ..parallel.pool import DayPool
 from ..result import DaySolution
+from .warmstart import reduced_instance
 
 log = logging.getLogger(__name__)
 
 # Commands in the header buffer (floats: buffers only): stop (with the exit code), price plans for cuts,
-# re-assign the days, solve exactly and send the full solutions, do spare work until the next command.
-STOP, PRICE, REBALANCE, SOLUTIONS, LEND = 0.0, 1.0, 2.0, 3.0, 4.0
+# re-assign the days, solve exactly and send the full solutions, do spare work until the next command, solve
+# the warm start's branch-and-bound nodes until rank 0 stops them.
+STOP, PRICE, REBALANCE, SOLUTIONS, LEND, NODES = 0.0, 1.0, 2.0, 3.0, 4.0, 5.0
 _META = 2   # per-day row: [Q_ρ value, solve seconds, gradient…]
 PlanTask = Callable[[int, int, np.ndarray, list[DaySolution], object], object]
 
@@ -153,6 +158,9 @@ class DayEvaluator:
                 continue
             if header[0] == LEND:
                 pending = self._spare_window()
+                continue
+            if header[0] == NODES:
+                serve_nodes(reduced_instance(self.inst, int(header[1])), self.comm)
                 continue
             if header[0] == SOLUTIONS:
                 self._solve_mine(header[2:2 + self.n_x])
@@ -310,12 +318,21 @@ class DayEvaluator:
             self._command(LEND, 0)
             self._lend()
 
+    def share_nodes(self, days: int) -> object | None:
+        """Rank 0, before the warm start's branch-and-bound on the days reduced to `days`: the other ranks solve
+        its nodes with it (extensive.serve_nodes) → the comm to pass to solve_extensive(started=True), or None
+        where there is no one to share with or nothing to branch on."""
+        if self.comm.size == 1 or not branches(self.inst):
+            return None
+        self._command(NODES, days)
+        return self.comm
+
     def stop(self, code: int) -> None:
         """Release the other ranks; they exit with `code`."""
         self._command(STOP, code)
 
     def _command(self, command: float, code: int, x: np.ndarray | None = None) -> None:
-        """`code`: the exit code (STOP) or the number of plans in `x` (PRICE)."""
+        """`code`: the exit code (STOP), the number of plans in `x` (PRICE) or of reduced days (NODES)."""
         if self.comm.size > 1:
             header = np.zeros(2 + self.points * self.n_x)
             header[:2] = command, code

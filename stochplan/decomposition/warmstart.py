@@ -68,32 +68,41 @@ def reduced_days(inst: Instance, m: int) -> list[Day]:
             for c, i in enumerate(reduction.medoids)]
 
 
-def warm_start(inst: Instance, m: int, before: Callable[[], None] | None = None,
-               within: float = 0.0) -> WarmStart | None:
+def reduced_instance(inst: Instance, m: int) -> Instance:
+    """The instance on its days reduced to m (`reduced_days`): the same on every rank."""
+    return replace(inst, days=reduced_days(inst, m))
+
+
+def warm_start(inst: Instance, m: int, before: Callable[[], None] | None = None, within: float = 0.0,
+               share: Callable[[int], object | None] | None = None) -> WarmStart | None:
     """The exact plan of the days reduced to m, or None where there is nothing to reduce (m = 0, or m ≥ K: the
     reduced problem would be the whole one) or its solve failed: a warning, and Benders starts from "build
     nothing" — the warm start only saves iterations, the run does not depend on it. `before()` is called just
     before the work starts (Benders lends the other ranks' time: evaluator.DayEvaluator.lend). `within` > 0:
-    with the other sitings' plans whose reduced optimum lies within that margin of the best (see the module)."""
+    with the other sitings' plans whose reduced optimum lies within that margin of the best (see the module);
+    then `share(m)`, where given, lets the other ranks solve the branch-and-bound's nodes too (→ their comm, or
+    None: there is no one to share with) — they cannot do `before`'s work meanwhile."""
     if m <= 0:
         return None
     if m >= len(inst.days):
         log.info("no warm start: %d of %d planned days would be all of them", m, len(inst.days))
         return None
-    if before is not None:
-        before()
     start = time.perf_counter()
-    days = reduced_days(inst, m)
+    reduced = reduced_instance(inst, m)      # before the other ranks are told: they compute the same
+    days = reduced.days
+    comm = share(m) if share is not None and within > 0 else None
+    if comm is None and before is not None:
+        before()
     try:
-        res = solve_extensive(replace(inst, days=days), quiet=True, within=within)
+        res = solve_extensive(reduced, quiet=True, within=within, comm=comm, started=comm is not None)
     except SolverError as exc:
         log.warning("warm start: %s; Benders starts from 'build nothing' instead", exc)
         return None
     warm = WarmStart(x=res.x, y=res.y, days=[d.day for d in days], weights=[d.weight for d in days],
                      value_eur=res.upper_bound, nodes=res.timings["nodes"], seconds=time.perf_counter() - start,
                      others=res.alternatives or [], storage_buses=list(inst.first.storage_buses))
-    log.info("warm start: the exact plan of %d medoid days (%s) of %d%s, %d branch-and-bound nodes, %.1f s",
+    log.info("warm start: the exact plan of %d medoid days (%s) of %d%s, %d branch-and-bound nodes%s, %.1f s",
              m, ", ".join(str(d) for d in warm.days), len(inst.days),
              f" and of the {len(warm.others)} other siting(s) within {within:.1%} of it" if within > 0 else "",
-             warm.nodes, warm.seconds)
+             warm.nodes, f" on {comm.size} ranks" if comm is not None else "", warm.seconds)
     return warm

@@ -16,7 +16,7 @@ import heapq
 import logging
 import math
 import time
-from contextlib import nullcontext
+from contextlib import contextmanager, nullcontext
 
 import cvxpy as cp
 import numpy as np
@@ -57,25 +57,34 @@ def first_stage_constraints(x, y, fs, y_lo=None, y_hi=None):
 
 
 def solve_extensive(inst: PlanInputs, exact: bool = True, comm=None, quiet: bool = False,
-                    within: float = 0.0) -> PlanResult:
+                    within: float = 0.0, started: bool = False) -> PlanResult:
     """The EF optimum; with binary siting and `exact`, by branch-and-bound (else the relaxation). After the root,
     nodes are solved `comm.size` at a time, best bounds first: on forked workers (parallel/workers.py) that
     inherit the compiled problem. The optimum does not depend on the count; the nodes solved may (a node the
     serial order would prune can be in a batch). `quiet`: the nodes logged at DEBUG (a step inside another
     method, Benders' warm start). `within` > 0 (relative): also every other siting's optimum within that margin
-    of the best, in `PlanResult.alternatives`, best first (a siting beyond it may still have been solved)."""
+    of the best, in `PlanResult.alternatives`, best first (a siting beyond it may still have been solved).
+    `started`: the other ranks of `comm` already run `serve_nodes` on this instance (Benders' ranks lent to its
+    warm start), so none are forked and they are released however the search ends."""
+    comm = comm or SerialComm()
+    started = started and exact and branches(inst)
+    with (_releasing(comm, inst.first.n_storage) if started else nullcontext()):
+        return _branch_and_bound(inst, exact, comm, quiet, within, started)
+
+
+def _branch_and_bound(inst: PlanInputs, exact: bool, comm, quiet: bool, within: float, started: bool) -> PlanResult:
     fs = inst.first
     start = time.perf_counter()
     ef = _Nodes(inst)
-    comm = comm or SerialComm()
-    branching = exact and fs.siting == "binary" and fs.n_storage > 0
+    branching = exact and branches(inst)
     best, best_plan, nodes = math.inf, None, 0
     leaves = []                                            # (value, x, y) of every integral node
     level = logging.DEBUG if quiet else logging.INFO
     queue = [(-math.inf, (0, 0), np.zeros(fs.n_storage), np.ones(fs.n_storage))]
     batch = [queue.pop()]
     results = ef.solve_batch(comm, batch, branching)     # the root, here: workers forked after it inherit the
-    with (comm.serving(lambda: ef.serve(comm, branching)) if branching else nullcontext()):   # compiled problem
+    forked = branching and not started                                                       # compiled problem
+    with comm.serving(lambda: ef.serve(comm, branching)) if forked else nullcontext():
         while batch:
             for (_, _, lo, hi), (value, x_val, y_val, sols) in zip(batch, results):
                 nodes += 1
@@ -98,7 +107,8 @@ def solve_extensive(inst: PlanInputs, exact: bool = True, comm=None, quiet: bool
                         heapq.heappush(queue, (value, (nodes, c), child_lo, child_hi))
             batch = _next_batch(queue, comm.size, _cutoff(best, within))
             results = ef.solve_batch(comm, batch, branching) if batch else []
-        ef.stop(comm, branching)
+        if not started:
+            ef.stop(comm, branching)
     y_val, x_val, sols = best_plan
     others = sorted((leaf for leaf in leaves if not np.array_equal(leaf[2], y_val) and leaf[0] < _cutoff(best, within)),
                     key=lambda leaf: leaf[0])
@@ -109,6 +119,28 @@ def solve_extensive(inst: PlanInputs, exact: bool = True, comm=None, quiet: bool
                                "ranks": comm.size, "ranks_backend": comm.backend,
                                "siting": "binary (branch-and-bound)" if branching else fs.siting},
                       alternatives=others if within > 0 else None)
+
+
+def branches(inst: PlanInputs) -> bool:
+    """Whether the exact EF branches over the sites (binary siting with candidates)."""
+    return inst.first.siting == "binary" and inst.first.n_storage > 0
+
+
+def serve_nodes(inst: PlanInputs, comm) -> None:
+    """Ranks > 0 of a running `comm`: compile the EF of `inst` and solve the nodes rank 0's
+    `solve_extensive(inst, comm=comm, started=True)` sends, until it stops (binary siting only: the others have
+    no nodes to share)."""
+    _Nodes(inst).serve(comm, branching=True)
+
+
+@contextmanager
+def _releasing(comm, n_storage: int):
+    """Rank 0 with `started` ranks: they leave `serve_nodes` however the search ends, by an error too (the root's
+    solve, before any node is shared, included)."""
+    try:
+        yield
+    finally:
+        comm.bcast(np.zeros(1 + comm.size * (1 + 2 * n_storage)))     # _Nodes._header(comm, None): stop
 
 
 def _fix(lo: np.ndarray, hi: np.ndarray, sites, values) -> tuple[np.ndarray, np.ndarray]:
