@@ -107,14 +107,17 @@ budget_eur = 6000000.0
 max_storage_sites = 3
 
 [benders]
-tol = 1e-4                    # measured on 2 ranks: interior-level reaches it in 99 iterations (4.1 min)
+tol = 1e-4                    # measured on 2 workers: 51 iterations, 1.6 min with the warm start below
 max_iter = 200
 time_limit_s = 5400
 multicut = true
 stabilisation = "interior-level"   # measured (2 ranks, 1e-4): interior-level 99 iterations; level 3.1e-3 and
                                    # in-out 2.1e-2 after 100 and 60 (README, "A larger feeder")
-points_per_round = 1          # 6 reach 1e-4 in 28 rounds (163 plans; 3.6 min on 2 workers against 109 rounds,
-                              # 2.8 min): worth it where ranks ≥ 2 × days (README, The model: several plans a round)
+warm_start_days = 2           # iteration 0 prices the exact plan of 2 medoid days and those of the other
+warm_start_within = 0.01      # sitings within 1 % of it (nine): 51 iterations, loop 96.6 s, against 109 and
+                              # 138.6 s without (2 workers, side by side; README, "A larger feeder")
+points_per_round = 1          # without the warm start 6 reach 1e-4 in 28 rounds (163 plans; 3.6 min on 2 workers
+                              # against 109 rounds, 2.8 min): worth it where ranks ≥ 2 × days (README, The model)
 """
 
 

@@ -13,7 +13,9 @@ of day solves on the default case (0.7 s) and starts the level steps next to the
 With `benders.warm_start_within` = δ > 0 the reduced problem's branch-and-bound also proves every other siting
 whose optimum lies within δ of its best, and iteration 0 prices each of those plans as well. Where sitings are
 near-equal, the loop's work is the lower bound — proving each of them worse by cuts at its own sizes — and each
-now starts with cuts at its own (nearly) best sizes: SimBench MV, ten three-site sitings within 1 %, FIXME.
+now starts with cuts at its own (nearly) best sizes: SimBench MV, ten three-site sitings within 1 % on the two
+medoid days, 51 iterations instead of 109 (loop 96.6 against 138.6 s on two workers; README, A larger feeder).
+The search then has many nodes, and Benders' other ranks solve them with rank 0 (evaluator.share_nodes).
 """
 from __future__ import annotations
 
