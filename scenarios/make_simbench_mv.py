@@ -116,8 +116,8 @@ stabilisation = "interior-level"   # measured (2 ranks, 1e-4): interior-level 99
 warm_start_days = 2           # iteration 0 prices the exact plan of 2 medoid days and those of the other
 warm_start_within = 0.01      # sitings within 1 % of it (nine): 51 iterations, loop 96.6 s, against 109 and
                               # 138.6 s without (2 workers, side by side; README, "A larger feeder")
-points_per_round = 1          # without the warm start 6 reach 1e-4 in 28 rounds (163 plans; 3.6 min on 2 workers
-                              # against 109 rounds, 2.8 min): worth it where ranks ≥ 2 × days (README, The model)
+points_per_round = 1          # 6 reach 1e-4 in 18 rounds (106 plans; 2.6 min on 2 workers against 51 rounds,
+                              # 1.6 min): worth it where ranks ≥ 2 × days (README, The model)
 """
 
 
