@@ -12,7 +12,8 @@ command with the case's own settings. Prints one table (and writes it as CSV wit
                                      [--command]
                                      [--workers 2] [--ranks 2] [--csv FILE]
 
-Benders rows are labelled with their warm start (`w2`: benders.warm_start_days = 2, `w0`: none) and, above one,
+Benders rows are labelled with their warm start (`w2`: benders.warm_start_days = 2, `w0`: none; `w2+1%`: and the
+other sitings within benders.warm_start_within = 0.01, the case's own margin) and, above one,
 their plans a round (`p4`: benders.points_per_round = 4; then `iters` are rounds and `plans` the plans priced);
 `--warm-starts` and `--points` run each stabilisation with each of the given values instead of the case's own.
 
@@ -75,7 +76,8 @@ def run_case(spec: str, args) -> list[dict]:
         res = solve_benders(inst, tol=args.tol, max_iter=args.max_iter, stabilisation=kind, warm_start_days=warm,
                             points_per_round=points)
         seconds = res.timings["loop_s"]      # the iterations, as in the command rows (not the final exact solve)
-        rows.append({**label, "method": f"benders {kind} w{warm}{_points(points)}",
+        rows.append({**label, "method": f"benders {kind} {_warm(warm, case.benders.warm_start_within)}"
+                                       f"{_points(points)}",
                      "iterations": res.history[-1].iteration, "plans": res.plans_priced,
                      "gap": res.gap,
                      "objective": res.exactness.get("total_eur"), "algorithm_s": seconds,
@@ -104,7 +106,8 @@ def command_row(path: str, k: int | None, ranks: int, workers: int | None, bende
         proc = subprocess.run(cmd, capture_output=True, text=True)
         command_s = time.perf_counter() - t0
         how = f"{ranks} ranks" if ranks > 1 else "1 process" if workers == 1 else f"{workers} workers"
-        row = {"method": f"plan, {how} ({benders.stabilisation} w{benders.warm_start_days}"
+        warm = _warm(benders.warm_start_days, benders.warm_start_within)
+        row = {"method": f"plan, {how} ({benders.stabilisation} {warm}"
                          f"{_points(benders.points_per_round)})",
                "command_s": command_s, "note": f"exit {proc.returncode}"}
         if (out / "results.json").exists():
@@ -115,6 +118,11 @@ def command_row(path: str, k: int | None, ranks: int, workers: int | None, bende
                        objective=res["objective"]["total"], algorithm_s=seconds,
                        master_s=res["timings_s"]["master_s"], ratio_to_ef=seconds / ef_s if ef_s else None)
     return row
+
+
+def _warm(days: int, within: float) -> str:
+    """`w2`, or `w2+1%` with other sitings within a margin (no margin without a warm start)."""
+    return f"w{days}" + (f"+{100 * within:g}%" if days and within else "")
 
 
 def _points(points: int) -> str:
