@@ -116,8 +116,8 @@ stabilisation = "interior-level"   # measured (2 ranks, 1e-4): interior-level 99
 warm_start_days = 2           # iteration 0 prices the exact plan of 2 medoid days and those of the other
 warm_start_within = 0.01      # sitings within 1 % of it (nine): 51 iterations, loop 96.6 s, against 109 and
                               # 138.6 s without (2 workers, side by side; README, "A larger feeder")
-points_per_round = 1          # 6 reach 1e-4 in 18 rounds (106 plans; 2.6 min on 2 workers against 51 rounds,
-                              # 1.6 min): worth it where ranks ≥ 2 × days (README, The model)
+points_per_round = 1          # 3 reach 1e-4 in 23 rounds (76 plans; 1.16× the time of 1 on 2 workers, 51 rounds),
+                              # 6 in 18 (106): worth it where ranks ≥ 2 × days (README, The model)
 """
 
 
