@@ -133,6 +133,11 @@ def serve_nodes(inst: PlanInputs, comm) -> None:
     _Nodes(inst).serve(comm, branching=True)
 
 
+def _header_width(comm, n_storage: int) -> int:
+    """A batch header's length: [go, then per rank: active, lo…, hi…] (_Nodes._header)."""
+    return 1 + comm.size * (1 + 2 * n_storage)
+
+
 @contextmanager
 def _releasing(comm, n_storage: int):
     """Rank 0 with `started` ranks: they leave `serve_nodes` however the search ends, by an error too (the root's
@@ -140,7 +145,7 @@ def _releasing(comm, n_storage: int):
     try:
         yield
     finally:
-        comm.bcast(np.zeros(1 + comm.size * (1 + 2 * n_storage)))     # _Nodes._header(comm, None): stop
+        comm.bcast(np.zeros(_header_width(comm, n_storage)))      # go = 0: stop (_Nodes._header)
 
 
 def _fix(lo: np.ndarray, hi: np.ndarray, sites, values) -> tuple[np.ndarray, np.ndarray]:
@@ -232,7 +237,7 @@ class _Nodes:
     def _header(self, comm, batch: list | None) -> np.ndarray:
         """[go, then per rank: active, lo…, hi…]; go = 0 (no batch) stops the workers."""
         n = self.fs.n_storage
-        header = np.zeros(1 + comm.size * (1 + 2 * n))
+        header = np.zeros(_header_width(comm, n))
         if batch is None:
             return header
         header[0] = 1.0
@@ -261,7 +266,7 @@ class _Nodes:
     def serve(self, comm, branching: bool) -> int:
         """Forked workers: solve the node of each broadcast batch until rank 0 says stop."""
         while True:
-            header = comm.bcast(np.empty(1 + comm.size * (1 + 2 * self.fs.n_storage)))
+            header = comm.bcast(np.empty(_header_width(comm, self.fs.n_storage)))
             if header[0] == 0:
                 return 0
             self._mine(comm, header, branching)
