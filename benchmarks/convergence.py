@@ -7,7 +7,8 @@ command with the case's own settings. Prints one table (and writes it as CSV wit
     case, K, method, iterations, plans priced, gap, objective EUR/yr, algorithm s, master s, command s,
     ratio to the EF
 
-    python benchmarks/convergence.py [CASE[:K] ...] [--stabilisations level,interior-level,trust-region,in-out,none]
+    python benchmarks/convergence.py [CASE[:K] ...]
+                                     [--stabilisations level,interior-level,trust-region,in-out,none,case]
                                      [--warm-starts 0,2] [--points 1,4] [--tol 1e-4] [--max-iter 150] [--no-ef]
                                      [--command]
                                      [--workers 2] [--ranks 2] [--csv FILE]
@@ -70,7 +71,8 @@ def run_case(spec: str, args) -> list[dict]:
             rows.append({**label, "method": "EF", "iterations": None, "gap": None, "objective": None,
                          "algorithm_s": time.perf_counter() - t0, "master_s": None, "note": str(exc)})
         print(_line(rows[-1]), flush=True)
-    for kind, warm, points in itertools.product(args.stabilisations.split(","),
+    kinds = [case.benders.stabilisation if kind == "case" else kind for kind in args.stabilisations.split(",")]
+    for kind, warm, points in itertools.product(kinds,
                                                 args.warm_starts or [case.benders.warm_start_days],
                                                 args.points or [case.benders.points_per_round]):
         res = solve_benders(inst, tol=args.tol, max_iter=args.max_iter, stabilisation=kind, warm_start_days=warm,
@@ -141,7 +143,8 @@ def _line(row: dict) -> str:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("cases", nargs="*", help="CASE.toml or CASE.toml:K (default: the default case)")
-    parser.add_argument("--stabilisations", default=",".join(KINDS))
+    parser.add_argument("--stabilisations", default=",".join(KINDS),
+                        help="comma-separated benders.stabilisation values; `case`: each case's own")
     parser.add_argument("--warm-starts", type=lambda v: [int(m) for m in v.split(",")], default=[],
                         help="benders.warm_start_days values to run each stabilisation with (default: the case's)")
     parser.add_argument("--points", type=lambda v: [int(p) for p in v.split(",")], default=[],
