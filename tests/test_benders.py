@@ -319,10 +319,11 @@ def test_the_extensive_form_with_a_margin_proves_every_siting_within_it(small_ca
 def test_a_warm_start_with_a_margin_prices_the_other_sitings_first(small_case):
     """benders.warm_start_within: iteration 0 prices the reduced problem's optimum and then each other siting's
     optimal plan within the margin (the reduced EF's alternatives), one command each here (one plan a round);
-    results.json names them; the run ends at the exact EF optimum."""
+    results.json names them; the run ends at the exact EF optimum; a checkpoint of it resumes exactly."""
     import json
     from dataclasses import replace
 
+    from stochplan.decomposition.benders import resume_state
     from stochplan.decomposition.warmstart import reduced_days
 
     data, tmp_path = small_case
@@ -342,6 +343,16 @@ def test_a_warm_start_with_a_margin_prices_the_other_sitings_first(small_case):
     ef = solve_extensive(inst)
     assert bd.converged and bd.upper_bound == pytest.approx(ef.upper_bound, rel=1e-4)
     assert bd.y.tolist() == ef.y.tolist()
+    stopped = tmp_path / "warm-within-stopped"          # a checkpoint after iteration 1 resumes exactly
+    stopped.mkdir()
+    solve_benders(inst, tol=1e-5, max_iter=200, warm_start_days=1, warm_start_within=0.1, checkpoint_dir=stopped,
+                  stop_after=1)
+    state = resume_state(json.loads((stopped / "checkpoint.json").read_text()), inst, stopped / "checkpoint.json")
+    again = solve_benders(inst, tol=1e-5, max_iter=200, resume=state)
+    assert [(h.lower_bound, h.upper_bound) for h in again.history] == \
+        [(h.lower_bound, h.upper_bound) for h in bd.history]
+    assert again.x.tolist() == bd.x.tolist() and again.plans_priced == bd.plans_priced
+    assert again.warm_start == bd.warm_start
 
 
 @pytest.mark.parametrize("fail", [None, "root", "shared"])
