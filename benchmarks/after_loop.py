@@ -10,8 +10,8 @@ times the moment Benders returns. The part after the loop splits into:
   business-as-usual baseline's days not solved during the warm start; on several ranks also the figures, a share
   on each;
 - everything from Benders' return to the end of the command: assembly, economics, files. Of it, `baseline` is the
-  assembly of the AC check and the baseline, which waits for the baseline's helper process where the loop left it
-  too little idle CPU (K = 50 on two workers: 1.6 s of 4.1).
+  assembly of the AC check and the baseline, which waits for the baseline's helpers where the loop left them
+  too little idle CPU (K = 50 on two workers: 0.6–1.1 s).
 Prints one line per run on rank 0.
 """
 from __future__ import annotations

@@ -432,3 +432,58 @@ def test_background_side_work_runs_only_on_idle_cpu_time():
 
     assert Helper(lambda: os.sched_getscheduler(0), background=True).result() == os.SCHED_IDLE
     assert Helper(lambda: os.sched_getscheduler(0)).result() == os.sched_getscheduler(0)
+
+
+def test_two_helpers_from_both_ends_do_every_unit_once():
+    """parallel/helper.BothEnds: a background helper takes the units from the front; a second one, forked while it
+    works, from the back. Together they do every unit exactly once. A second pays only when what is left costs
+    more than its set-up, as the front measured them."""
+    import time
+
+    from stochplan.parallel.helper import BothEnds, Helper, second_pays
+
+    ends = BothEnds(12)
+
+    def unit(u):
+        time.sleep(0.05)
+        return u * u
+
+    front = Helper(lambda: ends.run(unit), background=True)
+    back = Helper(lambda: ends.run(unit, back=True))
+    first, second = front.result(), back.result()
+    assert sorted(first) + sorted(second) == list(range(12))        # disjoint, and every unit
+    assert first and second and max(first) < min(second)             # each from its own end
+    assert all(value == u * u for part in (first, second) for u, value in part.items())
+    assert ends.left() == 0 and not ends.worth_a_second()
+    assert second_pays(10, 0, 0.0, 0.0) and second_pays(10, 1, 0.4, 0.0)      # nothing to weigh yet
+    assert second_pays(10, 3, 0.45, 0.1) and not second_pays(5, 3, 0.45, 0.1)   # set-up 0.4 s, 0.05 s a unit
+    assert not second_pays(1, 0, 0.0, 0.0)
+
+
+def test_a_second_baseline_helper_gives_the_baseline_of_one_process(caplog):
+    """workflows/final.FinalDay: where the baseline's helper still has days to go when the final plan's work
+    begins, a second helper takes the days left from the other end; the baseline is the same, bit for bit, as
+    one process solving every day (economics.baseline_solutions)."""
+    import logging
+    from types import SimpleNamespace
+
+    from stochplan.config import default_case_path, load_case
+    from stochplan.instance import build_instance
+    from stochplan.workflows.economics import baseline_solutions
+    from stochplan.workflows.final import FinalDay
+
+    inst = build_instance(load_case(default_case_path()), k=10)
+    alone = baseline_solutions(inst)
+    caplog.set_level(logging.INFO, logger="stochplan.workflows.final")
+    with FinalDay(inst, validate=False, helper=True) as final:
+        assert final.share_baseline()          # just started: nothing timed yet, ten days left
+        assert not final.share_baseline()      # at most one more
+        validation, both = final.assemble(SimpleNamespace(day_results=[{"ac": None}] * 10))
+    assert validation is None
+    helped = re.search(r"(\d+) of 10 days solved by a second helper", caplog.text)
+    assert helped and 1 <= int(helped.group(1)) < 10
+    np.testing.assert_array_equal(both.charger_mw, alone.charger_mw)
+    for ours, theirs in zip(both.solutions, alone.solutions, strict=True):
+        assert ours.cost_eur == theirs.cost_eur
+        for key, value in theirs.dispatch.items():
+            np.testing.assert_array_equal(ours.dispatch[key], value, err_msg=key)
