@@ -59,7 +59,7 @@ class FinalDay:
     def __call__(self, d: int, solution: DaySolution) -> dict:
         """Day d's AC check rows (None without validation) and its business-as-usual solution, unless a helper or
         Benders' spare work solves those. On rank 0 it first forks the baseline's second helper where that pays."""
-        if self.second is None and os.getpid() == self.owner:
+        if os.getpid() == self.owner:
             self.share_baseline()
         baseline, failed = (None, None) if self.beside is not None or self.spared else self._baseline_day(d)
         return {"ac": self.check(d, solution) if self.check else None, "baseline": baseline, "failed": failed}
